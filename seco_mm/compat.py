@@ -1,0 +1,148 @@
+"""Workarounds for upstream packaging defects of the pinned stack.
+
+This is the only place where seco-mm works around bugs in its dependencies.
+It must be imported before anything from ``mmaction.models`` (``seco_mm``
+imports it first). Each fix names the defect it handles; none edits
+site-packages. See ../shared/STACK.md and README "Pinned stack".
+
+Defects handled:
+
+1. mmaction2 1.2.0 (PyPI wheel and sdist) lacks ``mmaction/models/localizers/drn``
+   while ``localizers/__init__.py`` imports ``from .drn.drn import DRN``, so
+   ``import mmaction.models`` raises ``ModuleNotFoundError``. A failed import
+   cannot be retried (half-registered modules raise "already registered"), so
+   we install a placeholder module *before* the first import. The placeholder
+   ``DRN`` is not registered and raises if constructed.
+2. mmaction2 1.2.0 imports ``importlib_metadata`` without declaring it. It is
+   pinned in requirements.txt; :func:`check_importlib_metadata` turns a
+   missing install into a clear message instead of a deep traceback.
+3. torch >= 2.6 defaults ``torch.load(weights_only=True)``. mmengine 0.10.7
+   checkpoints hold ``HistoryBuffer`` objects and numpy scalars/arrays in
+   ``message_hub`` and ``meta``, so ``Runner(resume=True)`` and
+   ``load_checkpoint`` fail with ``UnpicklingError``. We allow-list exactly
+   those types with ``torch.serialization.add_safe_globals`` (the narrow fix;
+   arbitrary pickles stay refused).
+4. mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP
+   wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on a CPU-only torch.
+   :func:`setup_distributed` initialises a gloo process group itself (mmengine
+   then skips its own init) and sets ``device_ids=None``. On CUDA it does
+   nothing, so mmengine's NCCL path is used unchanged.
+"""
+import importlib
+import os
+import os.path as osp
+import sys
+import types
+
+__all__ = [
+    'patch_missing_drn', 'check_importlib_metadata', 'allow_mmengine_pickles',
+    'setup_distributed', 'apply_all'
+]
+
+_DRN_MODULES = ('mmaction.models.localizers.drn',
+                'mmaction.models.localizers.drn.drn')
+
+
+class _MissingDRN:
+    """Stands in for mmaction2's DRN localizer, which the wheel does not ship."""
+
+    def __init__(self, *args, **kwargs):
+        raise ImportError(
+            'mmaction2 1.2.0 from PyPI does not ship mmaction.models.localizers'
+            '.drn; DRN is unavailable (seco_mm.compat defect 1).')
+
+
+def patch_missing_drn() -> bool:
+    """Install placeholder ``drn`` modules if the mmaction2 install lacks them.
+
+    Returns:
+        bool: True if placeholders were installed, False if not needed.
+    """
+    if 'mmaction.models' in sys.modules:
+        return False  # too late to help, or already imported successfully
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or spec.origin is None:
+        return False
+    drn_dir = osp.join(osp.dirname(spec.origin), 'models', 'localizers', 'drn')
+    if osp.isdir(drn_dir):
+        return False
+    for name in _DRN_MODULES:
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            module.__path__ = []  # behave as a package for the submodule
+            module.DRN = _MissingDRN
+            module.__doc__ = 'Placeholder installed by seco_mm.compat (defect 1).'
+            sys.modules[name] = module
+    sys.modules[_DRN_MODULES[0]].drn = sys.modules[_DRN_MODULES[1]]
+    return True
+
+
+def check_importlib_metadata() -> None:
+    """Fail with an actionable message if ``importlib_metadata`` is missing."""
+    try:
+        import importlib_metadata  # noqa: F401
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError(
+            'mmaction2 1.2.0 needs the undeclared package importlib_metadata; '
+            'run `pip install -r requirements.txt` (seco_mm.compat defect 2).'
+        ) from err
+
+
+def allow_mmengine_pickles() -> list:
+    """Allow-list the types mmengine writes into checkpoints for torch.load.
+
+    Returns:
+        list: the types registered (empty on torch without safe globals).
+    """
+    import numpy as np
+    import torch
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if not hasattr(torch.serialization, 'add_safe_globals'):
+        return []
+    safe = [HistoryBuffer, np.ndarray, np.dtype]
+    # numpy pickles arrays via its reconstruct helper; the module moved in 2.0
+    for mod_name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        safe += [mod._reconstruct, mod.scalar]
+        break
+    # dtype classes (np.dtypes.Float64DType, ...) are pickled by class
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+    torch.serialization.add_safe_globals(safe)
+    return safe
+
+
+def setup_distributed(cfg, launcher: str) -> None:
+    """Prepare ``cfg`` and the process group for a CPU-only distributed run.
+
+    On CUDA machines this is a no-op: mmengine's own NCCL initialisation runs.
+    On CPU it initialises gloo from torchrun's environment variables and makes
+    mmengine's DDP wrapper omit ``device_ids``.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(f'CPU distributed training supports launcher='
+                         f"'pytorch' (torchrun) only, got {launcher!r}")
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    os.environ.setdefault('LOCAL_RANK', '0')
+
+
+def apply_all() -> None:
+    """Apply the import-time fixes (defects 1-3)."""
+    patch_missing_drn()
+    check_importlib_metadata()
+    allow_mmengine_pickles()
