@@ -27,6 +27,9 @@ Defects handled:
    :func:`setup_distributed` initialises a gloo process group itself (mmengine
    then skips its own init) and sets ``device_ids=None``. On CUDA it does
    nothing, so mmengine's NCCL path is used unchanged.
+5. mmengine 0.10.7 resolves ``mmaction::`` base configs through
+   ``pkg_resources``, which setuptools >= 81 no longer ships. requirements.txt
+   pins setuptools 80.9.0; :func:`check_pkg_resources` says so clearly.
 """
 import importlib
 import os
@@ -35,7 +38,8 @@ import sys
 import types
 
 __all__ = [
-    'patch_missing_drn', 'check_importlib_metadata', 'allow_mmengine_pickles',
+    'patch_missing_drn', 'check_importlib_metadata', 'check_pkg_resources',
+    'allow_mmengine_pickles',
     'setup_distributed', 'apply_all'
 ]
 
@@ -86,6 +90,20 @@ def check_importlib_metadata() -> None:
             'mmaction2 1.2.0 needs the undeclared package importlib_metadata; '
             'run `pip install -r requirements.txt` (seco_mm.compat defect 2).'
         ) from err
+
+
+def check_pkg_resources() -> None:
+    """Fail with an actionable message if ``pkg_resources`` is missing."""
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            import pkg_resources  # noqa: F401
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError(
+            'mmengine 0.10.7 needs pkg_resources to read mmaction:: configs; '
+            'install setuptools<81 (`pip install -r requirements.txt`; '
+            'seco_mm.compat defect 5).') from err
 
 
 def allow_mmengine_pickles() -> list:
@@ -142,7 +160,8 @@ def setup_distributed(cfg, launcher: str) -> None:
 
 
 def apply_all() -> None:
-    """Apply the import-time fixes (defects 1-3)."""
+    """Apply the import-time fixes and checks (defects 1-3, 5)."""
     patch_missing_drn()
     check_importlib_metadata()
+    check_pkg_resources()
     allow_mmengine_pickles()

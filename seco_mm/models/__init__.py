@@ -1,1 +1,3 @@
-"""Registered components; see the modules of this package."""
+from .algorithms import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403

@@ -1,1 +1,3 @@
+from .momentum_update_hook import SeCoMomentumHook
 
+__all__ = ['SeCoMomentumHook']

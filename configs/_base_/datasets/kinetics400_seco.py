@@ -1,0 +1,35 @@
+# SeCo sampling on Kinetics-400 videos (paper Sec. 3.2): query frame a from one
+# half, keys b <= c from the other half, order bit s; four MoCo v2 views.
+dataset_type = 'SeCoVideoDataset'
+data_root = 'data/kinetics400/videos_train'
+ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
+crop_size = 224
+
+view_pipeline = [
+    dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
+    dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
+    dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
+         saturation=0.4, hue=0.1, prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
+    dict(type='Flip', flip_ratio=0.5),
+]
+train_pipeline = [
+    dict(type='SeCoSampleFrames'),
+    dict(type='SeCoMultiView', view_pipeline=view_pipeline),
+    dict(type='FormatShape', input_format='NCHW'),
+    dict(type='PackActionInputs', algorithm_keys=('seco_order', )),
+]
+train_dataloader = dict(
+    batch_size=128,  # per GPU; x 4 GPUs = global batch 512
+    num_workers=16,
+    persistent_workers=True,
+    pin_memory=True,
+    prefetch_factor=4,
+    drop_last=True,  # equal batches on every rank (needed by shuffling BN)
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_train,
+        data_prefix=dict(video=data_root),
+        pipeline=train_pipeline))

@@ -1,0 +1,24 @@
+_base_ = ['mmaction::_base_/default_runtime.py']
+
+custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)
+
+# Key encoder EMA after every optimizer step (m = 0.999, constant as in the
+# paper; cosine=True raises it to 1.0 over training).
+custom_hooks = [dict(type='SeCoMomentumHook', momentum=0.999, cosine=False)]
+
+# mmaction2's defaults minus SyncBuffersHook: the queue is identical on all
+# ranks by construction and key-encoder BN statistics stay per rank, as in
+# MoCo (averaging them would also average the integer queue pointer).
+default_hooks = dict(
+    _delete_=True,
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, ignore_last=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Checkpoints hold the queue, its pointer, the key encoder, the optimizer
+    # and the schedulers: `--resume` continues exactly.
+    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
+                    save_best=None))
+
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)

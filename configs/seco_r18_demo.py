@@ -1,0 +1,55 @@
+# SeCo on the embedded demo set (tools/make_demo_data.py): the paper's recipe
+# scaled to 2 CPU cores: ResNet-18, 112x112 views, queue 1024, batch 32,
+# short cosine schedule. Used by `make demo`.
+_base_ = ['./seco_r50_kinetics.py']
+
+data_root = 'data/demo/videos'
+crop_size = 112
+max_epochs = 12
+warmup_epochs = 1
+
+model = dict(
+    backbone=dict(depth=18),
+    neck=dict(in_channels=512, hid_channels=512),
+    queue_len=1024)
+
+view_pipeline = [
+    dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
+    dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
+    dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
+         saturation=0.4, hue=0.1, prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
+    dict(type='Flip', flip_ratio=0.5),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    pin_memory=False,
+    prefetch_factor=2,
+    dataset=dict(
+        ann_file='data/demo/train.txt',
+        data_prefix=dict(video=data_root),
+        pipeline=[
+            dict(type='SeCoSampleFrames'),
+            dict(type='SeCoMultiView', view_pipeline=view_pipeline),
+            dict(type='FormatShape', input_format='NCHW'),
+            dict(type='PackActionInputs', algorithm_keys=('seco_order', )),
+        ]))
+
+optim_wrapper = dict(optimizer=dict(lr=0.1 * 32 / 256 * 4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
+         by_epoch=True, begin=warmup_epochs, end=max_epochs,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs)
+auto_scale_lr = dict(base_batch_size=32)
+custom_hooks = [dict(type='SeCoMomentumHook', momentum=0.99, cosine=True)]
+default_hooks = dict(
+    logger=dict(interval=5),
+    checkpoint=dict(interval=1, max_keep_ckpts=2))
+randomness = dict(seed=0)

@@ -1,0 +1,15 @@
+# SeCo (Yao et al., AAAI 2021) on Kinetics-400, the paper's recipe:
+# ResNet-50 frame encoder, inter + intra + order losses, queue 131072, T 0.1,
+# global batch 512 (128 x 4 GPUs), SGD lr 0.2, cosine with 5 warm-up epochs,
+# 400 epochs, momentum encoder m = 0.999.
+#
+#   bash tools/dist_train.sh configs/seco_r50_kinetics.py 4
+#
+# Expects data/kinetics400/kinetics400_train_list_videos.txt and
+# data/kinetics400/videos_train/ (mmaction2's layout; labels are ignored).
+_base_ = [
+    './_base_/models/seco_r50.py',
+    './_base_/datasets/kinetics400_seco.py',
+    './_base_/schedules/sgd_cosine_400e.py',
+    './_base_/seco_runtime.py',
+]

@@ -1,0 +1,56 @@
+"""SeCo's four augmented views (DESIGN.md section 1)."""
+from typing import List
+
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform, Compose
+
+__all__ = ['SeCoMultiView']
+
+
+@TRANSFORMS.register_module()
+class SeCoMultiView(BaseTransform):
+    """Augment frames ``[a, b, c]`` into ``[q, k_same, k_b, k_c]``.
+
+    ``q`` and ``k_same`` are two independent augmentations of the query frame
+    ``a``; ``k_b`` and ``k_c`` augment the other-half frames. Each view is
+    passed alone through ``view_pipeline`` (mmaction2 transforms on a
+    one-frame ``imgs`` list), so every view gets its own random draw.
+
+    Required keys: imgs (list of 3 (H, W, 3) uint8 frames ``[a, b, c]``).
+    Modified keys: imgs (list of 4 (h, w, 3) uint8 views), img_shape.
+
+    Args:
+        view_pipeline (list[dict]): per-view augmentation, e.g. the MoCo v2
+            recipe: RandomResizedCrop(area_range=(0.2, 1)), Resize,
+            RandomColorJitter, RandomGrayscale, RandomGaussianBlur, Flip.
+    """
+
+    def __init__(self, view_pipeline: List[dict]):
+        # build from mmaction's registry so names resolve to mmaction2's
+        # transforms whatever the default scope
+        self.view_pipeline = Compose(
+            [TRANSFORMS.build(t) if isinstance(t, dict) else t
+             for t in view_pipeline])
+
+    def _augment(self, frame):
+        view = dict(imgs=[frame], img_shape=frame.shape[:2],
+                    original_shape=frame.shape[:2], modality='RGB')
+        return self.view_pipeline(view)['imgs'][0]
+
+    def transform(self, results: dict) -> dict:
+        frames = results['imgs']
+        if len(frames) != 3:
+            raise ValueError(f'SeCoMultiView expects 3 frames [a, b, c], got '
+                             f'{len(frames)}; put SeCoSampleFrames before it')
+        a, b, c = frames
+        views = [self._augment(f) for f in (a, a, b, c)]
+        shapes = {v.shape for v in views}
+        if len(shapes) != 1:
+            raise ValueError(f'view_pipeline must output one fixed size (add a '
+                             f'Resize with keep_ratio=False), got {shapes}')
+        results['imgs'] = views
+        results['img_shape'] = views[0].shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(view_pipeline={self.view_pipeline})'

@@ -1,0 +1,3 @@
+from .seco import SeCo
+
+__all__ = ['SeCo']

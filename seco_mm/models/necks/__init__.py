@@ -1,0 +1,3 @@
+from .seco_projector import SeCoProjector
+
+__all__ = ['SeCoProjector']
