@@ -21,7 +21,10 @@ Defects handled:
    ``message_hub`` and ``meta``, so ``Runner(resume=True)`` and
    ``load_checkpoint`` fail with ``UnpicklingError``. We allow-list exactly
    those types with ``torch.serialization.add_safe_globals`` (the narrow fix;
-   arbitrary pickles stay refused).
+   arbitrary pickles stay refused). ``HistoryBuffer`` also pickles its
+   statistics methods as ``getattr(HistoryBuffer, 'min')``; instead of
+   allowing ``getattr`` (which would defeat ``weights_only``) we register, under
+   that name, a stand-in that resolves only those methods.
 4. mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP
    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on a CPU-only torch.
    :func:`setup_distributed` initialises a gloo process group itself (mmengine
@@ -106,6 +109,19 @@ def check_pkg_resources() -> None:
             'seco_mm.compat defect 5).') from err
 
 
+def _history_buffer_getattr(obj, name):
+    """``getattr`` restricted to HistoryBuffer's statistics methods."""
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in ('min', 'max', 'current', 'mean',
+                                         *HistoryBuffer._statistics_methods):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); seco_mm.compat only '
+        'allows HistoryBuffer statistics methods (defect 3)')
+
+
 def allow_mmengine_pickles() -> list:
     """Allow-list the types mmengine writes into checkpoints for torch.load.
 
@@ -118,7 +134,9 @@ def allow_mmengine_pickles() -> list:
 
     if not hasattr(torch.serialization, 'add_safe_globals'):
         return []
-    safe = [HistoryBuffer, np.ndarray, np.dtype]
+    import codecs
+    safe = [HistoryBuffer, np.ndarray, np.dtype, codecs.encode,
+            (_history_buffer_getattr, 'builtins.getattr')]
     # numpy pickles arrays via its reconstruct helper; the module moved in 2.0
     for mod_name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
         try:
