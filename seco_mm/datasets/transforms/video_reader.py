@@ -1,11 +1,11 @@
 """Random-access frame reading for videos (decord) and frame folders."""
 import os.path as osp
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
-__all__ = ['VideoReadError', 'count_frames', 'read_frames']
+__all__ = ['VideoReadError', 'count_frames', 'keyframe_indices', 'read_frames']
 
 
 class VideoReadError(RuntimeError):
@@ -43,8 +43,35 @@ def count_frames(results: dict) -> int:
     return len(reader)
 
 
+def keyframe_indices(results: dict) -> Optional[np.ndarray]:
+    """Sorted 0-based indices of the video's keyframes, or None.
+
+    Uses the reader cached by :func:`count_frames` (decord indexes keyframes
+    when it opens a file, so this costs no decoding). Frame folders have no
+    keyframes (every frame is equally cheap to read): returns None.
+    """
+    if 'frame_dir' in results:
+        return None
+    reader = results.get('video_reader')
+    if reader is None:
+        reader = _open_video(results['filename'])
+        results['video_reader'] = reader
+    try:
+        keys = np.asarray(reader.get_key_indices(), dtype=np.int64)
+    except Exception as err:
+        raise VideoReadError(results['filename'],
+                             f'cannot list keyframes ({err})') from None
+    return np.unique(keys)
+
+
 def read_frames(results: dict, inds: Sequence[int]) -> list:
     """Decode exactly the frames ``inds`` (0-based), in the given order.
+
+    Each distinct frame is decoded once, in increasing order: decord then
+    seeks at most once per group of pictures (GOP) and decodes forward from
+    the keyframe through every requested frame of that GOP, so the cost is
+    the decoding bound (measured in benchmarks/bench_data.py). Repeated
+    indices share one decoded array (treat frames as read-only).
 
     Returns:
         list[np.ndarray]: one (H, W, 3) uint8 RGB array per index.
