@@ -1,0 +1,193 @@
+"""tools/export_backbone.py and seco_mm.models.utils.export."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+
+from seco_mm.models.utils.export import (SeCoCheckpointError, export_backbone,
+                                         infer_resnet_cfg, load_seco_checkpoint,
+                                         read_backbone_state,
+                                         to_torchvision_names)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_export_round_trip(fake_seco_ckpt, tmp_path):
+    src, query, _ = fake_seco_ckpt
+    out = str(tmp_path / 'backbone.pth')
+    info = export_backbone(src, out)
+    saved = torch.load(out, map_location='cpu')
+    assert set(saved) == {'state_dict', 'meta'}
+    state = saved['state_dict']
+    expected = query.state_dict()
+    assert set(state) == {f'backbone.{k}' for k in expected}  # no extra keys
+    for k, v in expected.items():
+        assert torch.equal(state[f'backbone.{k}'], v), k
+    assert saved['meta']['seco_backbone_cfg'] == dict(type='ResNet', depth=18)
+    assert saved['meta']['source'] == osp.abspath(src)
+    assert info['num_tensors'] == len(expected)
+    assert info['num_params'] == sum(p.numel() for p in query.parameters()) \
+        + sum(b.numel() for n, b in query.named_buffers()
+              if not n.endswith('num_batches_tracked'))
+
+
+def test_export_key_encoder(fake_seco_ckpt, tmp_path):
+    src, query, key = fake_seco_ckpt
+    out = str(tmp_path / 'key.pth')
+    export_backbone(src, out, key_encoder=True)
+    state = torch.load(out)['state_dict']
+    w = 'layer1.0.conv1.conv.weight'
+    assert torch.equal(state[f'backbone.{w}'], key.state_dict()[w])
+    assert not torch.equal(state[f'backbone.{w}'], query.state_dict()[w])
+    assert len(state) == len(key.state_dict())
+
+
+def test_torchvision_layout(fake_seco_ckpt, tmp_path):
+    src, query, _ = fake_seco_ckpt
+    out = str(tmp_path / 'tv.pth')
+    export_backbone(src, out, layout='torchvision')
+    state = torch.load(out)['state_dict']
+    q = query.state_dict()
+    pairs = {
+        'conv1.weight': 'conv1.conv.weight',
+        'bn1.running_var': 'conv1.bn.running_var',
+        'layer1.0.conv2.weight': 'layer1.0.conv2.conv.weight',
+        'layer1.0.bn2.bias': 'layer1.0.conv2.bn.bias',
+        'layer2.0.downsample.0.weight': 'layer2.0.downsample.conv.weight',
+        'layer2.0.downsample.1.running_mean':
+        'layer2.0.downsample.bn.running_mean',
+        'layer4.1.bn1.num_batches_tracked':
+        'layer4.1.conv1.bn.num_batches_tracked',
+    }
+    for tv, mm in pairs.items():
+        assert torch.equal(state[tv], q[mm]), tv
+    assert len(state) == len(q)
+    assert not any(k.startswith('backbone.') or '.conv.' in k or '.bn.' in k
+                   for k in state)
+    with pytest.raises(SeCoCheckpointError, match='no torchvision'):
+        to_torchvision_names({'fc.weight': torch.zeros(1)})
+
+
+def test_infer_cfg_without_meta(tmp_path, fake_seco_factory):
+    from mmaction.models.backbones import ResNet
+
+    path = str(tmp_path / 'nometa.pth')
+    fake_seco_factory(path, with_meta=False)
+    _, cfg = read_backbone_state(path)
+    assert cfg == dict(type='ResNet', depth=18)
+    for depth in (34, 50):
+        assert infer_resnet_cfg(ResNet(depth=depth).state_dict()) == \
+            dict(type='ResNet', depth=depth)
+
+
+def test_read_backbone_state_accepts_export(fake_seco_ckpt, tmp_path):
+    src, query, _ = fake_seco_ckpt
+    out = str(tmp_path / 'b.pth')
+    export_backbone(src, out)
+    state, cfg = read_backbone_state(out)
+    assert cfg['depth'] == 18 and set(state) == set(query.state_dict())
+    with pytest.raises(SeCoCheckpointError, match='key_encoder needs'):
+        read_backbone_state(out, key_encoder=True)
+
+
+@pytest.fixture
+def bad_files(tmp_path, fake_seco_ckpt):
+    src = fake_seco_ckpt[0]
+    files = {}
+    files['text'] = tmp_path / 'notes.pth'
+    files['text'].write_text('this is not a checkpoint\n')
+    files['truncated'] = tmp_path / 'truncated.pth'
+    data = open(src, 'rb').read()
+    files['truncated'].write_bytes(data[:len(data) // 2])
+    files['missing'] = tmp_path / 'missing.pth'
+    files['no_queue'] = tmp_path / 'no_queue.pth'
+    sd = torch.load(src)['state_dict']
+    torch.save({'state_dict': {k: v for k, v in sd.items() if k != 'queue'}},
+               files['no_queue'])
+    files['no_backbone'] = tmp_path / 'no_backbone.pth'
+    torch.save({'state_dict': {k: v for k, v in sd.items()
+                               if not k.startswith('backbone.')}},
+               files['no_backbone'])
+    files['tensor'] = tmp_path / 'tensor.pth'
+    torch.save(torch.zeros(3), files['tensor'])
+    return {k: str(v) for k, v in files.items()}
+
+
+@pytest.mark.parametrize('kind,message', [
+    ('text', 'cannot be read by torch.load'),
+    ('truncated', 'cannot be read by torch.load'),
+    ('missing', 'no such file'),
+    ('no_queue', "no 'queue' key"),
+    ('no_backbone', "no 'backbone.\\*' keys"),
+    ('tensor', 'holds a Tensor'),
+])
+def test_refuses_non_seco(bad_files, tmp_path, kind, message, capsys):
+    path = bad_files[kind]
+    with pytest.raises(SeCoCheckpointError, match=message) as err:
+        load_seco_checkpoint(path)
+    assert path in str(err.value)
+    out = str(tmp_path / 'out.pth')
+    assert _tool('export_backbone').main([path, out]) == 2
+    assert not osp.exists(out)
+    stderr = capsys.readouterr().err
+    assert 'not a SeCo checkpoint' in stderr or 'cannot be read' in stderr \
+        or 'no such file' in stderr or 'holds a Tensor' in stderr
+    assert path in stderr
+
+
+def test_cli(fake_seco_ckpt, tmp_path, capsys):
+    src, query, key = fake_seco_ckpt
+    out = str(tmp_path / 'sub' / 'k.pth')
+    assert _tool('export_backbone').main([src, out, '--key-encoder']) == 0
+    assert 'key backbone' in capsys.readouterr().out
+    state = torch.load(out)['state_dict']
+    assert torch.equal(state['backbone.conv1.conv.weight'],
+                       key.conv1.conv.weight)
+
+
+@pytest.mark.slow
+def test_real_runner_checkpoint(tmp_path, tiny_videos):
+    """Export from a checkpoint mmengine's Runner wrote for configs/seco_r18_demo.py."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    train_list, _, video_root = tiny_videos
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'seco_r18_demo.py'))
+    cfg.merge_from_dict({
+        'work_dir': str(tmp_path / 'run'),
+        'model.queue_len': 32,
+        'train_dataloader.batch_size': 6,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_dataloader.prefetch_factor': None,
+        'train_dataloader.dataset.ann_file': train_list,
+        'train_dataloader.dataset.data_prefix.video': video_root,
+        'train_cfg.max_epochs': 1,
+    })
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    ckpt = osp.join(cfg.work_dir, 'epoch_1.pth')
+    model = runner.model
+    exported = {}
+    for key_encoder, module in ((False, model.backbone),
+                                (True, model.momentum_encoder.module[0])):
+        out = str(tmp_path / f'export_{key_encoder}.pth')
+        export_backbone(ckpt, out, key_encoder=key_encoder)
+        state = torch.load(out)['state_dict']
+        expected = module.state_dict()
+        assert set(state) == {f'backbone.{k}' for k in expected}
+        for k, v in expected.items():
+            assert torch.equal(state[f'backbone.{k}'], v), k
+        exported[key_encoder] = state
+    # query and key encoders differ after training with momentum < 1
+    assert not torch.equal(exported[False]['backbone.conv1.conv.weight'],
+                           exported[True]['backbone.conv1.conv.weight'])
