@@ -15,6 +15,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import seco_mm  # noqa: E402  (applies seco_mm.compat before mmaction.models)
 from seco_mm.compat import setup_distributed  # noqa: E402
+from seco_mm.engine.config_checks import (  # noqa: E402
+    check_batch_fits_dataset, check_train_config)
 
 
 def parse_args(argv=None):
@@ -94,6 +96,9 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     cfg = merge_args(cfg, args)
     setup_distributed(cfg, args.launcher)
+    # reject impossible values (naming the key) before anything is built
+    check_train_config(cfg)
+    check_batch_fits_dataset(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner

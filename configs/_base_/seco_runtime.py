@@ -17,8 +17,16 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Checkpoints hold the queue, its pointer, the key encoder, the optimizer
-    # and the schedulers: `--resume` continues exactly.
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
-                    save_best=None))
+    # and the schedulers: `--resume` continues exactly. SeCoCheckpointHook is
+    # mmengine's CheckpointHook with atomic writes (a kill never leaves a
+    # truncated file) and a completeness check before resuming.
+    checkpoint=dict(type='SeCoCheckpointHook', interval=5, max_keep_ckpts=3,
+                    save_best=None),
+    # Reliability (README "Reliability"): random generators in checkpoints,
+    # unreadable videos reported and limited, NaN/Inf losses stopped before
+    # the optimizer step (action='skip' to skip such steps instead).
+    rng_state=dict(type='SeCoRandomStateHook'),
+    bad_samples=dict(type='SeCoBadSampleHook'),
+    nonfinite_loss=dict(type='SeCoNonFiniteLossHook', action='stop'))
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)

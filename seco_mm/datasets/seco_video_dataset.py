@@ -1,12 +1,21 @@
 """Video lists for self-supervised pretraining: labelled, unlabelled, folders."""
+import logging
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Any, List, Sequence
 
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
+from mmengine.logging import print_log
 
-__all__ = ['SeCoVideoDataset', 'AnnotationError', 'parse_video_list']
+from .transforms.video_reader import VideoReadError
+
+__all__ = ['SeCoVideoDataset', 'AnnotationError', 'parse_video_list',
+           'BAD_VIDEOS_KEY']
+
+# Metainfo key of a packed data sample listing the videos that failed to
+# decode (and were replaced by this sample): list of (path, reason).
+BAD_VIDEOS_KEY = 'bad_videos'
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.mpg',
                     '.mpeg', '.flv')
@@ -90,18 +99,51 @@ class SeCoVideoDataset(BaseActionDataset):
 
     Produces ``dict(filename=<absolute path>[, label])`` per video.
 
+    Unreadable videos (missing, empty, not a video, truncated, fewer frames
+    than SeCo needs: anything the pipeline raises as
+    :class:`~seco_mm.datasets.transforms.VideoReadError`) are skipped in
+    training: :meth:`prepare_data` returns None and mmengine's
+    ``BaseDataset.__getitem__`` draws another index. The failures are not
+    logged here (data-loading workers are separate processes, so a file
+    would be reported once per worker): the replacement sample carries them
+    as ``data_samples.metainfo['bad_videos']`` = ``[(path, reason), ...]``
+    and :class:`~seco_mm.engine.SeCoBadSampleHook` warns once per file,
+    logs the count and enforces ``max_bad_fraction`` in the main process.
+    In test mode a bad video raises.
+
     Args:
         ann_file (str): annotation list, or '' to scan ``data_prefix``.
         pipeline (list): the SeCo pipeline.
         data_prefix (dict): ``dict(video=ROOT)``, prefixed to list paths.
         extensions (Sequence[str]): extensions scanned in folder mode.
+        max_bad_fraction (float): stop training when more than this
+            fraction of the fetched samples were unreadable (read by
+            ``SeCoBadSampleHook``). Defaults to 0.01.
+        bad_check_min_samples (int): the fraction is only checked once this
+            many samples were fetched. Defaults to 1000.
     """
 
     def __init__(self, ann_file: str = '', pipeline: list = (),
                  data_prefix: dict = dict(video=''),
                  extensions: Sequence[str] = VIDEO_EXTENSIONS,
+                 max_bad_fraction: float = 0.01,
+                 bad_check_min_samples: int = 1000,
                  **kwargs):
+        if (isinstance(max_bad_fraction, bool)
+                or not isinstance(max_bad_fraction, (int, float))
+                or not 0.0 <= max_bad_fraction <= 1.0):
+            raise ValueError('SeCoVideoDataset.max_bad_fraction must be a '
+                             f'number in [0, 1], got {max_bad_fraction!r}')
+        if (isinstance(bad_check_min_samples, bool)
+                or not isinstance(bad_check_min_samples, int)
+                or bad_check_min_samples < 1):
+            raise ValueError('SeCoVideoDataset.bad_check_min_samples must be '
+                             f'a positive int, got {bad_check_min_samples!r}')
         self.extensions = tuple(e.lower() for e in extensions)
+        self.max_bad_fraction = float(max_bad_fraction)
+        self.bad_check_min_samples = bad_check_min_samples
+        # failures since the last successful sample of this process
+        self._pending_bad: List[tuple] = []
         super().__init__(ann_file, pipeline=list(pipeline),
                          data_prefix=data_prefix, **kwargs)
 
@@ -118,3 +160,52 @@ class SeCoVideoDataset(BaseActionDataset):
         for item in items:
             item['filename'] = osp.join(root, item['filename'])
         return items
+
+    def prepare_data(self, idx: int) -> Any:
+        """Run the pipeline on video ``idx``; None if it cannot be decoded.
+
+        Returning None makes ``BaseDataset.__getitem__`` try a random other
+        index (up to ``max_refetch`` times); the failures collected on the
+        way are attached to the sample that finally succeeds.
+        """
+        if self.test_mode:
+            return super().prepare_data(idx)
+        try:
+            data = super().prepare_data(idx)
+        except VideoReadError as err:
+            self._pending_bad.append((str(err.path), str(err.reason)))
+            return None
+        if data is not None and self._pending_bad:
+            self._attach_bad(data, self._pending_bad)
+            self._pending_bad = []
+        return data
+
+    def __getitem__(self, idx: int) -> Any:
+        try:
+            return super().__getitem__(idx)
+        except Exception as err:
+            if self.test_mode or not self._pending_bad:
+                raise
+            bad, self._pending_bad = self._pending_bad, []
+            path, reason = bad[-1]
+            raise RuntimeError(
+                f'{len(bad)} videos in a row could not be read (max_refetch='
+                f'{self.max_refetch}); last: {path}: {reason}. Check '
+                f'data_prefix={self.data_prefix!r} and the video files.'
+            ) from err
+
+    @staticmethod
+    def _attach_bad(data: Any, bad: List[tuple]) -> None:
+        """Record failures in the packed sample's metainfo.
+
+        Without a packed ``data_samples`` (a pipeline that does not end in
+        ``PackActionInputs``) they cannot travel with the batch, so they are
+        logged here, in the loading process, instead.
+        """
+        sample = data.get('data_samples') if isinstance(data, dict) else None
+        if sample is not None and hasattr(sample, 'set_metainfo'):
+            sample.set_metainfo({BAD_VIDEOS_KEY: list(bad)})
+            return
+        for path, reason in bad:
+            print_log(f'skipped unreadable video {path}: {reason}',
+                      logger='current', level=logging.WARNING)

