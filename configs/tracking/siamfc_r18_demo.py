@@ -1,0 +1,122 @@
+# SiamFC on a (SeCo) ResNet-18, scaled to the embedded demo: 128x128 frames,
+# 2 CPU cores. Differences from the paper-scale recipe
+# (siamfc_r50_otb100.py), all as values below:
+#   * crops 63 / 127 instead of 127 / 255 (demo targets are 20-40 px; the
+#     standard sizes would upsample them 2-3x and cost 4x the compute);
+#   * backbone up to layer2 (output stride 8, no dilation needed, 128 ch);
+#   * a short schedule (5 epochs x 16 pairs per sequence, lr 1e-2 -> 1e-3)
+#     on the demo's OTB-layout sequences instead of 50 epochs on GOT-10k.
+# Tracking hyper-parameters are those of the public PyTorch SiamFC.
+#
+#   python tools/eval_tracking.py configs/tracking/siamfc_r18_demo.py \
+#       --checkpoint work_dirs/seco_backbone.pth --data data/demo/otb \
+#       --train --work-dir work_dirs/track_seco
+_base_ = ['mmaction::_base_/default_runtime.py']
+
+custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)
+
+# Exported SeCo backbone (tools/export_backbone.py); tools/eval_tracking.py
+# --checkpoint sets it, --random-init clears it.
+backbone_checkpoint = None
+exemplar_size = 63
+search_size = 127
+context_amount = 0.5
+total_stride = 8
+
+model = dict(
+    type='SiamFC',
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        pretrained=None,  # must stay None for init_cfg to be used
+        num_stages=2,  # conv1..layer2: output stride 8
+        strides=(1, 2),
+        dilations=(1, 1),
+        out_indices=(1, ),
+        norm_eval=True,
+        init_cfg=None),
+    head=dict(
+        type='SiamFCHead',
+        in_channels=128,
+        out_channels=256,
+        # template feature 8x8 -> central 4x4 (the target; border cells saw
+        # the zero padding); score map (16 - 4 + 1) = 13 x 13, centred
+        template_crop=4,
+        total_stride=total_stride,
+        response_norm='scale',
+        corr_scale=1e-3,
+        pos_radius=16,
+        tie_init=True,
+        loss=dict(type='BalancedLogisticLoss')),
+    data_preprocessor=dict(
+        type='SiamFCDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],  # as the SeCo pretraining (RGB)
+        std=[58.395, 57.12, 57.375]),
+    freeze_backbone=True,
+    train_cfg=dict(exemplar_size=exemplar_size, search_size=search_size),
+    test_cfg=dict(
+        exemplar_size=exemplar_size,
+        search_size=search_size,
+        context_amount=context_amount,
+        response_up=16,
+        scale_num=3,
+        scale_step=1.0375,
+        scale_penalty=0.9745,
+        scale_lr=0.59,
+        window_influence=0.176,
+        min_size_ratio=0.2,
+        max_size_ratio=5.0))
+
+# ---------------------------------------------------------------- training
+# Pairs of frames from OTB-layout sequences. --train-data replaces
+# data_root; to train on GOT-10k use the dataset of siamfc_r50_otb100.py.
+train_data_root = 'data/demo/otb'
+train_pipeline = [
+    dict(type='LoadSOTPairImages'),
+    dict(
+        type='SiamFCPairCrop',
+        exemplar_size=exemplar_size,
+        search_size=search_size,
+        context_amount=context_amount,
+        max_stretch=0.05,
+        max_shift=8),
+    dict(type='PackSiamFCInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='SOTPairDataset',
+        dataset=dict(type='OTBDataset', data_root=train_data_root),
+        pairs_per_seq=16,
+        max_frame_gap=100,
+        pipeline=train_pipeline))
+
+max_epochs = 5
+lr_start, lr_end = 1e-2, 1e-3
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=lr_start, momentum=0.9, weight_decay=5e-4))
+# geometric decay per epoch: lr_start * gamma ** epoch
+param_scheduler = [
+    dict(
+        type='ExponentialLR',
+        gamma=(lr_end / lr_start)**(1.0 / max_epochs),
+        by_epoch=True,
+        begin=0,
+        end=max_epochs)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=5),
+    checkpoint=dict(
+        type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1,
+        save_best=None))
+randomness = dict(seed=0)
+
+# -------------------------------------------------------------- evaluation
+# One-pass evaluation (OPE) on OTB-layout sequences; --data sets data_root.
+# ann_file '' finds otb100_infos.txt (or annotations/otb100_infos.txt) under
+# data_root, or scans the sequence folders.
+test_dataset = dict(type='OTBDataset', data_root='data/demo/otb', ann_file='')

@@ -1,0 +1,10 @@
+"""Building/training a tracker from a config and running OPE."""
+from .build import (build_tracker, check_backbone_file,
+                    set_backbone_checkpoint, train_tracker)
+from .ope import run_ope, static_box_predictions, total_fps, track_sequence
+
+__all__ = [
+    'build_tracker', 'check_backbone_file', 'set_backbone_checkpoint',
+    'train_tracker', 'run_ope', 'static_box_predictions', 'total_fps',
+    'track_sequence'
+]
