@@ -1,0 +1,173 @@
+"""The paper's linear protocol: features, SVM, caching, CLI, compare-random."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+from seco_mm.evaluation.feature_svm import (MEAN, STD, build_probe_backbone,
+                                            build_probe_dataset,
+                                            compare_with_random,
+                                            extract_features,
+                                            fit_and_evaluate,
+                                            mean_class_accuracy, run_probe)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _probe_tool():
+    spec = importlib.util.spec_from_file_location(
+        'linear_probe_tool', osp.join(ROOT, 'tools', 'linear_probe.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mean_class_accuracy_by_hand():
+    label = np.array([0, 0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 0, 1, 0, 1, 2])
+    # per class recall: 3/4, 1/2, 1/1
+    assert mean_class_accuracy(pred, label) == pytest.approx((0.75 + 0.5 + 1)
+                                                             / 3)
+
+
+def test_svm_separable_blobs():
+    rng = np.random.RandomState(0)
+    centres = np.eye(4, 16) * 10
+    y_tr, y_va = np.repeat(np.arange(4), 20), np.repeat(np.arange(4), [5, 6,
+                                                                     7, 8])
+    x_tr = centres[y_tr] + rng.randn(len(y_tr), 16)
+    x_va = centres[y_va] + rng.randn(len(y_va), 16)
+    for mode in ('none', 'zscore', 'l2'):
+        r = fit_and_evaluate(x_tr, y_tr, x_va, y_va, standardize=mode)
+        assert r['top1'] == 1.0 and r['mean_class_acc'] == 1.0
+        assert r['train_top1'] == 1.0
+
+
+def test_svm_counts_errors_exactly():
+    """Val points planted deep in the wrong class give known accuracies."""
+    rng = np.random.RandomState(1)
+    centres = np.array([[10., 0.], [-10., 0.]])
+    y_tr = np.repeat([0, 1], 30)
+    x_tr = centres[y_tr] + rng.randn(60, 2)
+    y_va = np.array([0] * 8 + [1] * 2)
+    x_va = centres[y_va].copy()
+    x_va[:3] = centres[1]  # 3 of class 0 sit on class 1's centre
+    r = fit_and_evaluate(x_tr, y_tr, x_va, y_va)
+    assert r['top1'] == pytest.approx(0.7)
+    assert r['mean_class_acc'] == pytest.approx((5 / 8 + 1) / 2)
+    with pytest.raises(ValueError, match='standardize'):
+        fit_and_evaluate(x_tr, y_tr, x_va, y_va, standardize='minmax')
+
+
+def test_features_match_manual_computation(tiny_videos):
+    """Features = mean over uniformly spaced centre-cropped frames of the
+    pooled backbone output, recomputed here with decord + numpy."""
+    import decord
+    train_list, _, root = tiny_videos
+    backbone, info = build_probe_backbone(None, depth=18, seed=3)
+    dataset = build_probe_dataset(train_list, root, num_frames=3,
+                                  crop_size=48)
+    feats, labels = extract_features({'r': backbone}, dataset,
+                                     videos_per_batch=2)
+    assert feats['r'].shape == (len(dataset), 512) and labels[0] == 0
+    rel = open(train_list).readline().split()[0]
+    vr = decord.VideoReader(osp.join(root, rel))
+    n = len(vr)
+    inds = [int(n / 3 * i + n / 6) for i in range(3)]  # segment centres
+    frames = vr.get_batch(inds).asnumpy().astype(np.float32)  # (3, H, W, 3)
+    h, w = frames.shape[1:3]
+    top, left = (h - 48) // 2, (w - 48) // 2
+    x = (frames[:, top:top + 48, left:left + 48] - MEAN) / STD
+    x = torch.from_numpy(x).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        ref = backbone(x).mean(dim=(2, 3)).mean(0).numpy()
+    np.testing.assert_allclose(feats['r'][0], ref, rtol=1e-4, atol=1e-5)
+    assert info['cfg'] == dict(type='ResNet', depth=18)
+
+
+def test_backbone_from_checkpoint_and_errors(fake_seco_ckpt, tmp_path):
+    src, query, key = fake_seco_ckpt
+    m, info = build_probe_backbone(src)
+    assert not m.training and info['encoder'] == 'query'
+    for k, v in query.state_dict().items():
+        assert torch.equal(m.state_dict()[k], v)
+    m, _ = build_probe_backbone(src, key_encoder=True)
+    assert torch.equal(m.conv1.conv.weight, key.conv1.conv.weight)
+    with pytest.raises(ValueError, match='ResNet-18'):
+        build_probe_backbone(src, depth=50)
+    with pytest.raises(ValueError, match='depth'):
+        build_probe_backbone(None)
+
+
+def test_run_probe_writes_json_and_caches(fake_seco_ckpt, tiny_videos,
+                                          tmp_path):
+    train_list, val_list, root = tiny_videos
+    backbones = {'seco': build_probe_backbone(fake_seco_ckpt[0])}
+    kw = dict(num_frames=2, crop_size=32, C=1.0)
+    report = run_probe(backbones, train_list, val_list, root, str(tmp_path),
+                       **kw)
+    saved = json.load(open(report['json']))
+    p = saved['protocol']
+    assert p['frames_per_video'] == 2 and p['feature_dim'] == 512
+    assert p['C'] == 1.0 and p['standardisation'] == 'none'
+    assert p['crop'] == 'centre 32x32'
+    assert (p['num_train'], p['num_val'], p['num_classes']) == (18, 12, 3)
+    r = saved['results']['seco']
+    assert 0 <= r['top1'] <= 1 and 0 <= r['mean_class_acc'] <= 1
+    cached = sorted(f for f in os.listdir(tmp_path) if f.endswith('.npy'))
+    assert len(cached) == 2
+    assert np.load(osp.join(tmp_path, cached[0])).shape == (18, 512)
+    mtimes = {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns for f in cached}
+    again = run_probe(backbones, train_list, val_list, root, str(tmp_path),
+                      **kw)
+    assert {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns
+            for f in cached} == mtimes  # read from the cache
+    assert again['results']['seco']['top1'] == r['top1']
+    # another protocol is another cache entry
+    run_probe(backbones, train_list, val_list, root, str(tmp_path),
+              num_frames=3, crop_size=32)
+    assert len([f for f in os.listdir(tmp_path) if f.endswith('.npy')]) == 4
+
+
+def test_compare_with_random(fake_seco_ckpt, tiny_videos, tmp_path):
+    train_list, val_list, root = tiny_videos
+    report = compare_with_random(fake_seco_ckpt[0], train_list, val_list,
+                                 root, str(tmp_path), seeds=(0, 1),
+                                 num_frames=2, crop_size=32)
+    assert osp.isfile(tmp_path / 'backbone_export.pth')  # the export path
+    saved = json.load(open(tmp_path / 'linear_probe_compare.json'))
+    assert set(saved['results']) == {'seco', 'random_seed0', 'random_seed1'}
+    assert saved['results']['seco']['backbone']['source'] == \
+        str(tmp_path / 'backbone_export.pth')
+    tops = [saved['results'][f'random_seed{s}']['top1'] for s in (0, 1)]
+    assert saved['random_over_seeds']['top1']['mean'] == \
+        pytest.approx(np.mean(tops))
+    assert report['seco_minus_random_top1'] == pytest.approx(
+        saved['results']['seco']['top1'] - np.mean(tops))
+    # different seeds give different random backbones (features differ)
+    feats = sorted(f for f in os.listdir(tmp_path)
+                   if f.startswith('feats_random') and '_train_' in f)
+    a, b = (np.load(osp.join(tmp_path, f)) for f in feats)
+    assert not np.allclose(a, b)
+
+
+def test_cli(tiny_videos, tmp_path, capsys):
+    train_list, val_list, root = tiny_videos
+    tool = _probe_tool()
+    args = ['--train-list', train_list, '--val-list', val_list,
+            '--data-prefix', root, '--work-dir', str(tmp_path),
+            '--num-frames', '2', '--crop-size', '32']
+    assert tool.main(['--random-init', '--depth', '18', *args]) == 0
+    out = capsys.readouterr().out
+    assert 'top-1' in out and 'random' in out
+    assert osp.isfile(tmp_path / 'linear_probe.json')
+    bad = tmp_path / 'bad.pth'
+    bad.write_text('nope')
+    assert tool.main(['--checkpoint', str(bad), *args]) == 2
+    assert 'cannot be read by torch.load' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.main(['--random-init', *args])  # needs --depth
