@@ -1,0 +1,183 @@
+"""Object appearances for the demo data, cut from the real source clips.
+
+A *texture family* is one region of one source clip over a range of its
+frames: ``grass`` (Big Buck Bunny's meadow), ``stripes`` (the blue and white
+sun-shade in ``carphone``) and ``cobble`` (the paving stones near the end of
+``bikes``). Every clip cuts its own window out of the family region, from a
+random frame, with a random size, aspect, flip and brightness, so instances of
+a family vary but share colour and structure.
+
+*Neutral* textures (distractor objects, occluders) are windows cut anywhere
+else: a window that overlaps a family's reserved area is rejected, so a
+distractor never looks like a class texture. Backgrounds are not restricted
+(a grass target may cross Big Buck Bunny's meadow); they are drawn
+independently of the label, so this is clutter, not a shortcut.
+
+Textures are float32 RGB in [0, 255]; shape masks are float32 in [0, 1].
+"""
+from dataclasses import dataclass
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+from .sources import FramePool
+
+__all__ = [
+    'TextureFamily', 'TEXTURE_FAMILIES', 'family_names',
+    'sample_family_texture', 'sample_neutral_texture', 'shape_mask'
+]
+
+Rect = Tuple[float, float, float, float]  # x0, y0, x1, y1, fractions of W, H
+
+
+@dataclass(frozen=True)
+class TextureFamily:
+    """Where a family is cut from, and the wider area it reserves.
+
+    Attributes:
+        clip (str): source clip name.
+        frames (tuple): first and last usable frame index (inclusive).
+        region (Rect): area windows are cut from.
+        reserved (Rect): area (all frames of the clip in ``reserved_frames``)
+            that neutral textures must not overlap.
+        reserved_frames (tuple): frame range of the reservation.
+        contrast (float): factor on each window's deviation from its mean
+            colour (the paving stones are pale at this resolution).
+    """
+    clip: str
+    frames: Tuple[int, int]
+    region: Rect
+    reserved: Rect
+    reserved_frames: Tuple[int, int]
+    contrast: float = 1.0
+
+
+TEXTURE_FAMILIES = {
+    'grass':
+    TextureFamily('bigbuckbunny', (0, 131), (0.55, 0.70, 0.98, 0.98),
+                  (0.0, 0.45, 1.0, 1.0), (0, 131)),
+    'stripes':
+    TextureFamily('carphone_pristine', (0, 60), (0.0, 0.40, 0.20, 0.72),
+                  (0.0, 0.25, 0.32, 0.85), (0, 119)),
+    'cobble':
+    TextureFamily(
+        'bikes', (216, 240), (0.42, 0.80, 0.95, 1.0), (0.0, 0.60, 1.0, 1.0),
+        (187, 241),
+        contrast=2.5),
+}
+
+
+def family_names() -> Tuple[str, ...]:
+    return tuple(TEXTURE_FAMILIES)
+
+
+def _jitter(patch: np.ndarray,
+            rng: np.random.Generator,
+            contrast: float = 1.0) -> np.ndarray:
+    """Random horizontal flip and brightness gain of a uint8 patch."""
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    gain = rng.uniform(0.85, 1.15)
+    patch = patch.astype(np.float32)
+    if contrast != 1.0:
+        mean = patch.mean((0, 1), keepdims=True)
+        patch = mean + (patch - mean) * contrast
+    return np.clip(patch * gain, 0, 255)
+
+
+def _cut(frame: np.ndarray, rect_px: Tuple[int, int, int, int],
+         rng: np.random.Generator, min_frac: float) -> np.ndarray:
+    """A random window inside ``rect_px`` (x0, y0, x1, y1) of ``frame``."""
+    x0, y0, x1, y1 = rect_px
+    rw, rh = x1 - x0, y1 - y0
+    side = min(rw, rh) * rng.uniform(min_frac, 1.0)
+    aspect = np.exp(rng.uniform(np.log(0.8), np.log(1.25)))
+    w = int(min(rw, max(4, round(side * aspect))))
+    h = int(min(rh, max(4, round(side / aspect))))
+    x = x0 + int(rng.integers(rw - w + 1))
+    y = y0 + int(rng.integers(rh - h + 1))
+    return frame[y:y + h, x:x + w]
+
+
+def _to_px(rect: Rect, width: int, height: int) -> Tuple[int, int, int, int]:
+    return (int(rect[0] * width), int(rect[1] * height),
+            int(round(rect[2] * width)), int(round(rect[3] * height)))
+
+
+def sample_family_texture(pool: FramePool, family: str,
+                          rng: np.random.Generator) -> np.ndarray:
+    """Cut one instance of ``family``: float32 (h, w, 3) RGB."""
+    fam = TEXTURE_FAMILIES[family]
+    index = int(rng.integers(fam.frames[0], fam.frames[1] + 1))
+    frame = pool.frame(fam.clip, index)
+    rect = _to_px(fam.region, frame.shape[1], frame.shape[0])
+    return _jitter(_cut(frame, rect, rng, min_frac=0.6), rng, fam.contrast)
+
+
+def _overlaps_reserved(clip: str, index: int, box: Tuple[int, int, int, int],
+                       width: int, height: int) -> bool:
+    x0, y0, x1, y1 = box
+    for fam in TEXTURE_FAMILIES.values():
+        if fam.clip != clip:
+            continue
+        if not fam.reserved_frames[0] <= index <= fam.reserved_frames[1]:
+            continue
+        r = _to_px(fam.reserved, width, height)
+        if x0 < r[2] and r[0] < x1 and y0 < r[3] and r[1] < y1:
+            return True
+    return False
+
+
+def sample_neutral_texture(pool: FramePool,
+                           rng: np.random.Generator,
+                           side_frac: Tuple[float, float] = (0.2, 0.45),
+                           max_tries: int = 100) -> np.ndarray:
+    """Cut a window that avoids every family's reserved area.
+
+    Args:
+        side_frac: window side as a fraction of the pool height.
+
+    Returns:
+        np.ndarray: float32 (h, w, 3) RGB.
+    """
+    for _ in range(max_tries):
+        clip, index = pool.random_frame_ref(rng)
+        frame = pool.frame(clip, index)
+        height, width = frame.shape[:2]
+        side = int(height * rng.uniform(*side_frac))
+        aspect = np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
+        w = min(width, max(4, int(side * aspect)))
+        h = min(height, max(4, int(side / aspect)))
+        x = int(rng.integers(width - w + 1))
+        y = int(rng.integers(height - h + 1))
+        if not _overlaps_reserved(clip, index,
+                                  (x, y, x + w, y + h), width, height):
+            return _jitter(frame[y:y + h, x:x + w], rng)
+    raise RuntimeError(f'no neutral window found in {max_tries} tries')
+
+
+def shape_mask(kind: str, height: int, width: int) -> np.ndarray:
+    """Anti-aliased object silhouette, float32 (height, width) in [0, 1].
+
+    Args:
+        kind (str): ``'ellipse'`` or ``'rect'`` (a rounded rectangle).
+    """
+    scale = 4  # draw at 4x and downsample for soft edges
+    big = np.zeros((height * scale, width * scale), np.uint8)
+    h, w = big.shape
+    if kind == 'ellipse':
+        cv2.ellipse(big, (w // 2, h // 2), (w // 2 - 1, h // 2 - 1), 0, 0, 360,
+                    255, -1)
+    elif kind == 'rect':
+        r = min(h, w) // 5
+        cv2.rectangle(big, (r, 0), (w - 1 - r, h - 1), 255, -1)
+        cv2.rectangle(big, (0, r), (w - 1, h - 1 - r), 255, -1)
+        for cx, cy in ((r, r), (w - 1 - r, r), (r, h - 1 - r), (w - 1 - r,
+                                                                h - 1 - r)):
+            cv2.circle(big, (cx, cy), r, 255, -1)
+    else:
+        raise ValueError(
+            f"shape kind must be 'ellipse' or 'rect', got {kind!r}")
+    small = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32) / 255.0
