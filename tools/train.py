@@ -17,6 +17,7 @@ import seco_mm  # noqa: E402  (applies seco_mm.compat before mmaction.models)
 from seco_mm.compat import setup_distributed  # noqa: E402
 from seco_mm.engine.config_checks import (  # noqa: E402
     check_batch_fits_dataset, check_train_config)
+from seco_mm.engine.loader_failure import explain_loader_failure  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -100,7 +101,11 @@ def main(argv=None):
     check_train_config(cfg)
     check_batch_fits_dataset(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except RuntimeError as err:  # name the video if a loader worker died
+        explain_loader_failure(runner, err)
+        raise
     return runner
 
 

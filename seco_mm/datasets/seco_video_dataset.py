@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from .transforms.video_reader import VideoReadError
 
 __all__ = ['SeCoVideoDataset', 'AnnotationError', 'parse_video_list',
-           'BAD_VIDEOS_KEY']
+           'BAD_VIDEOS_KEY', 'WorkerBoard']
 
 # Metainfo key of a packed data sample listing the videos that failed to
 # decode (and were replaced by this sample): list of (path, reason).
@@ -86,6 +86,74 @@ def scan_videos(root: str, extensions: Sequence[str] = VIDEO_EXTENSIONS
     return sorted(found)
 
 
+class WorkerBoard:
+    """Which video each data-loading process is reading right now.
+
+    A small shared-memory table (created in the main process, inherited by
+    the workers) with one slot per worker: ``"<pid>\\t<path>"`` while a
+    sample is being loaded, empty otherwise. If a native decoder crashes or
+    hangs, the worker cannot report anything itself; the main process then
+    reads the table (:meth:`in_progress`) to name the video.
+
+    Args:
+        slots (int): worker ids >= slots are not tracked.
+        slot_bytes (int): longer paths are cut at the front.
+    """
+
+    def __init__(self, slots: int = 64, slot_bytes: int = 1024):
+        import multiprocessing as mp
+        self.slots, self.slot_bytes = slots, slot_bytes
+        self._buf = mp.RawArray('c', slots * slot_bytes)
+
+    def __getstate__(self) -> dict:
+        # Shared memory travels only to processes being started (spawn);
+        # any other copy (deepcopy, pickle to disk) gets a fresh board.
+        from multiprocessing.context import get_spawning_popen
+        state = dict(slots=self.slots, slot_bytes=self.slot_bytes)
+        if get_spawning_popen() is not None:
+            state['buf'] = self._buf
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        buf = state.pop('buf', None)
+        self.__init__(**state)
+        if buf is not None:
+            self._buf = buf
+
+    @staticmethod
+    def _slot() -> int:
+        from torch.utils.data import get_worker_info
+        info = get_worker_info()
+        return -1 if info is None else info.id
+
+    def mark(self, path: str) -> None:
+        """Record that this worker starts loading ``path``."""
+        slot = self._slot()
+        if 0 <= slot < self.slots:
+            text = f'{os.getpid()}\t{path}'.encode('utf-8', 'replace')
+            text = text[-(self.slot_bytes - 1):]
+            start = slot * self.slot_bytes
+            self._buf[start:start + len(text) + 1] = text + b'\0'
+
+    def clear(self) -> None:
+        """Record that this worker finished its sample."""
+        slot = self._slot()
+        if 0 <= slot < self.slots:
+            self._buf[slot * self.slot_bytes] = b'\0'
+
+    def in_progress(self) -> dict:
+        """``{worker_id: (pid, path)}`` of the samples being loaded."""
+        found = {}
+        for slot in range(self.slots):
+            start = slot * self.slot_bytes
+            raw = bytes(self._buf[start:start + self.slot_bytes])
+            text = raw.split(b'\0', 1)[0].decode('utf-8', 'replace')
+            if text:
+                pid, _, path = text.partition('\t')
+                found[slot] = (int(pid), path)
+        return found
+
+
 @DATASETS.register_module()
 class SeCoVideoDataset(BaseActionDataset):
     """Videos for SeCo pretraining; labels are optional and unused.
@@ -110,6 +178,13 @@ class SeCoVideoDataset(BaseActionDataset):
     and :class:`~seco_mm.engine.SeCoBadSampleHook` warns once per file,
     logs the count and enforces ``max_bad_fraction`` in the main process.
     In test mode a bad video raises.
+
+    A decoder that crashes (segfault) or hangs takes its worker down or
+    blocks it; PyTorch then raises "DataLoader worker ... exited
+    unexpectedly" (or, with ``train_dataloader.timeout``, "timed out").
+    ``worker_board`` tells which video each worker was reading, and
+    :func:`seco_mm.engine.loader_failure.explain_loader_failure` (used by
+    tools/train.py) adds it to the error.
 
     Args:
         ann_file (str): annotation list, or '' to scan ``data_prefix``.
@@ -144,6 +219,7 @@ class SeCoVideoDataset(BaseActionDataset):
         self.bad_check_min_samples = bad_check_min_samples
         # failures since the last successful sample of this process
         self._pending_bad: List[tuple] = []
+        self.worker_board = WorkerBoard()
         super().__init__(ann_file, pipeline=list(pipeline),
                          data_prefix=data_prefix, **kwargs)
 
@@ -168,13 +244,18 @@ class SeCoVideoDataset(BaseActionDataset):
         index (up to ``max_refetch`` times); the failures collected on the
         way are attached to the sample that finally succeeds.
         """
-        if self.test_mode:
-            return super().prepare_data(idx)
+        data_info = self.get_data_info(idx)
+        self.worker_board.mark(data_info.get('filename',
+                                             data_info.get('frame_dir', '')))
         try:
-            data = super().prepare_data(idx)
+            data = self.pipeline(data_info)
         except VideoReadError as err:
+            if self.test_mode:
+                raise
             self._pending_bad.append((str(err.path), str(err.reason)))
             return None
+        finally:
+            self.worker_board.clear()
         if data is not None and self._pending_bad:
             self._attach_bad(data, self._pending_bad)
             self._pending_bad = []

