@@ -73,3 +73,31 @@ class RelSigkillHook(Hook):
             os.kill(os.getpid(), signal.SIGKILL)
 
         LocalBackend.put = half_put_then_die
+
+
+@HOOKS.register_module()
+class RelNaNLossHook(Hook):
+    """Multiply ``head``'s losses by NaN at 1-based iteration ``at_iter``,
+    on process ``rank`` only (None: every process)."""
+
+    def __init__(self, at_iter: int, head: str = 'inter_head', rank=None):
+        self.at_iter, self.head, self.rank = at_iter, head, rank
+
+    def before_train(self, runner):
+        from mmengine.dist import get_rank
+        from mmengine.model import is_model_wrapper
+        if self.rank is not None and get_rank() != self.rank:
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        module = getattr(model, self.head)
+        original = module.loss
+
+        def loss(*args, **kwargs):
+            out = original(*args, **kwargs)
+            if runner.iter + 1 == self.at_iter:
+                out = {k: v * float('nan') if k.startswith('loss') else v
+                       for k, v in out.items()}
+            return out
+
+        module.loss = loss

@@ -188,7 +188,8 @@ class SeCoNonFiniteLossHook(Hook):
         terms = ', '.join(f'{k}={v}' for k, v in bad.items())
         where = f'iteration {runner.iter + 1}'
         if not isinstance(runner.train_loop, IterBasedTrainLoop):
-            where += f' (epoch {runner.epoch + 1}, batch {self._batch_idx + 1})'
+            where += (f' (epoch {runner.epoch + 1}, '
+                      f'batch {self._batch_idx + 1})')
         return f'non-finite loss at {where}: {terms}'
 
     def _last_checkpoint_note(self) -> str:
