@@ -1,0 +1,102 @@
+"""tools/eval_tracking.py and tools/train_tracking.py end to end (tiny data)."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from trk_helpers import make_sequence, save_backbone, write_info_file
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+
+import eval_tracking  # noqa: E402
+import train_tracking  # noqa: E402
+
+CFG = osp.join(ROOT, 'configs', 'tracking', 'siamfc_r18_demo.py')
+# 2 sequences x 4 pairs, batch 4, 1 epoch: 2 training iterations
+SHORT = ['--cfg-options', 'train_cfg.max_epochs=1',
+         'train_dataloader.dataset.pairs_per_seq=4',
+         'train_dataloader.batch_size=4', 'param_scheduler.0.end=1']
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('trk_tool')
+    test_root, train_root = str(tmp / 'otb'), str(tmp / 'otb_train')
+    for i, name in enumerate(['Alpha', 'Beta']):
+        n = len(make_sequence(test_root, name, num_frames=12, seed=10 + i))
+        make_sequence(train_root, f'T{name}', num_frames=12, seed=20 + i)
+    write_info_file(test_root, [(f'{n}/img', f'{n}/groundtruth_rect.txt', 1,
+                                 12) for n in ('Alpha', 'Beta')])
+    backbone = str(tmp / 'backbone.pth')
+    save_backbone(backbone, depth=18, seed=1)
+    return dict(tmp=tmp, test=test_root, train=train_root, backbone=backbone)
+
+
+def test_eval_with_training_then_random_init_compare(data):
+    out = str(data['tmp'] / 'run_seco')
+    rc = eval_tracking.main([
+        CFG, '--checkpoint', data['backbone'], '--data', data['test'],
+        '--work-dir', out, '--train', '--train-data', data['train'],
+        '--no-progress', '--name', 'seco', *SHORT])
+    assert rc == 0
+    res = json.load(open(osp.join(out, 'tracking_results.json')))
+    assert res['name'] == 'seco' and res['trained_adaptation']
+    assert res['train']['iterations'] == 2
+    assert res['train']['train_data'] == data['train']
+    m = res['metrics']
+    assert set(m['per_sequence']) == {'Alpha', 'Beta'}
+    assert len(m['success_curve']) == 21 and len(m['precision_curve']) == 51
+    assert 0 <= m['success'] <= 100 and res['fps'] > 0
+    assert res['num_frames'] == 24
+    assert res['static_box_baseline']['success'] < 100
+    for png in ('success_plot.png', 'precision_plot.png'):
+        with open(osp.join(out, png), 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    pred = np.loadtxt(osp.join(out, 'predictions', 'Alpha.txt'),
+                      delimiter=',')
+    assert pred.shape == (12, 4)
+    gt = np.loadtxt(osp.join(data['test'], 'Alpha', 'groundtruth_rect.txt'),
+                    delimiter=',')
+    np.testing.assert_allclose(pred[0], gt[0])  # OPE: frame 0 = given box
+
+    out2 = str(data['tmp'] / 'run_random')
+    rc = eval_tracking.main([
+        CFG, '--random-init', '--data', data['test'], '--work-dir', out2,
+        '--no-progress', '--compare',
+        osp.join(out, 'tracking_results.json')])
+    assert rc == 0
+    res2 = json.load(open(osp.join(out2, 'tracking_results.json')))
+    assert res2['random_init'] and not res2['trained_adaptation']
+    assert res2['name'] == 'random-init'
+
+
+def test_train_tool_then_load_from(data):
+    work = str(data['tmp'] / 'train_only')
+    assert train_tracking.main([
+        CFG, '--random-init', '--work-dir', work, '--train-data',
+        data['train'], *SHORT]) == 0
+    ckpt = osp.join(work, 'epoch_1.pth')
+    assert osp.isfile(ckpt)
+    out = str(data['tmp'] / 'eval_loaded')
+    assert eval_tracking.main([
+        CFG, '--random-init', '--load-from', ckpt, '--data', data['test'],
+        '--work-dir', out, '--no-progress', '--sequences', 'Beta']) == 0
+    res = json.load(open(osp.join(out, 'tracking_results.json')))
+    assert list(res['metrics']['per_sequence']) == ['Beta']
+    assert res['trained_adaptation']
+
+
+def test_clear_errors(data, capsys):
+    out = str(data['tmp'] / 'err')
+    assert eval_tracking.main([CFG, '--checkpoint', 'missing.pth', '--data',
+                               data['test'], '--work-dir', out]) == 2
+    assert 'backbone checkpoint not found: missing.pth' in \
+        capsys.readouterr().err
+    assert eval_tracking.main([CFG, '--random-init', '--data',
+                               str(data['tmp'] / 'nowhere'), '--work-dir',
+                               out]) == 2
+    assert 'OTB data folder not found' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        eval_tracking.parse_args([CFG, '--data', 'x', '--work-dir', out])
