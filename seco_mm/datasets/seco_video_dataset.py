@@ -265,7 +265,11 @@ class SeCoVideoDataset(BaseActionDataset):
         try:
             return super().__getitem__(idx)
         except Exception as err:
-            if self.test_mode or not self._pending_bad:
+            # only mmengine's "Cannot find valid image after N" (every refetch
+            # was unreadable) is rephrased; other errors surface unchanged
+            if (self.test_mode or not self._pending_bad
+                    or 'Cannot find valid' not in str(err)):
+                self._pending_bad = []
                 raise
             bad, self._pending_bad = self._pending_bad, []
             path, reason = bad[-1]

@@ -117,16 +117,18 @@ def check_batch_fits_dataset(cfg, dataset_len: int = None) -> int:
     """With ``drop_last``, the per-process batch must fit the training set.
 
     Builds the training dataset (parses its annotation list or scans its
-    folder) unless ``dataset_len`` is given.
+    folder) unless ``dataset_len`` is given; does nothing without
+    ``drop_last``.
 
     Returns:
-        int: the number of training samples.
+        int: the number of training samples (0 if not checked).
     Raises:
         ConfigError: naming ``train_dataloader.batch_size``.
     """
     loader = cfg.get('train_dataloader')
-    if not loader or not loader.get('dataset'):
-        return 0
+    if not loader or not loader.get('dataset') or not loader.get(
+            'drop_last', False):
+        return 0  # without drop_last a short last batch is fine
     if dataset_len is None:
         import copy
 

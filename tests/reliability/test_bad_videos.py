@@ -229,3 +229,15 @@ def test_worker_board_survives_copies():
     assert board.in_progress() == {0: (1, 'x.m')}
     for clone in (copy.deepcopy(board), pickle.loads(pickle.dumps(board))):
         assert clone.in_progress() == {} and clone.slots == 2
+
+
+def test_other_pipeline_errors_are_not_hidden(clip_dir):
+    """Only VideoReadError means 'skip this video'; a bug in a transform
+    stops the run with its own traceback."""
+    def buggy_transform(results):
+        raise ValueError('a bug in a transform')
+
+    dataset = SeCoVideoDataset(ann_file='', data_prefix=dict(video=clip_dir),
+                               pipeline=[buggy_transform])
+    with pytest.raises(ValueError, match='a bug in a transform'):
+        dataset[0]
