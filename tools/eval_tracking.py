@@ -169,8 +169,12 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         hub = runner.message_hub
+        train_data = cfg.train_dataloader.dataset.dataset.get('data_root')
+        overlap = bool(train_data) and osp.realpath(train_data) == \
+            osp.realpath(args.data)
         train_info = dict(
-            train_data=cfg.train_dataloader.dataset.dataset.get('data_root'),
+            train_data=train_data,
+            same_sequences_as_test=overlap,
             iterations=runner.iter,
             epochs=runner.epoch,
             seconds=time.perf_counter() - t0,
@@ -182,6 +186,10 @@ def main(argv=None) -> int:
               f"in {train_info['seconds']:.1f} s, final loss "
               f"{train_info['final_loss']:.3f}, peak error "
               f"{train_info['final_center_err']:.1f} px (search crop)")
+        if overlap:
+            print('note: the adaptation was trained on the evaluated '
+                  'sequences themselves (optimistic); pass --train-data with '
+                  'other sequences for a held-out result')
         model = model.to(device).eval()
     else:
         model = build_tracker(cfg, load_from=args.load_from, device=device,

@@ -199,3 +199,20 @@ def test_tracker_follows_moving_object(tmp_path):
     assert static['success'] < 30
     assert ours['success'] > static['success'] + 30
     assert ours['precision'] > 90
+
+
+def test_unfrozen_backbone_gets_gradients():
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(type='SiamFC', backbone=BACKBONE_L2, freeze_backbone=False,
+             head=dict(type='SiamFCHead', in_channels=128, template_crop=4),
+             train_cfg=dict(exemplar_size=63, search_size=127),
+             test_cfg=dict(exemplar_size=63, search_size=127)))
+    model.init_weights()
+    model.train()
+    inputs = dict(template=torch.randn(2, 3, 63, 63),
+                  search=torch.randn(2, 3, 127, 127))
+    losses = model(inputs, dict(target_offset=torch.zeros(2, 2)),
+                   mode='loss')
+    losses['loss_cls'].backward()
+    assert model.backbone.layer1[0].conv1.conv.weight.grad.abs().sum() > 0

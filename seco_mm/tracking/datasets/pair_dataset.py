@@ -4,7 +4,7 @@ from typing import List, Optional
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from mmaction.registry import DATASETS
+from mmaction.registry import DATASETS, TRANSFORMS
 
 __all__ = ['SOTPairDataset']
 
@@ -42,7 +42,12 @@ class SOTPairDataset(BaseDataset):
         self.pairs_per_seq = pairs_per_seq
         self.max_frame_gap = max_frame_gap
         kwargs.setdefault('serialize_data', False)
-        super().__init__(pipeline=pipeline or [], **kwargs)
+        # build from mmaction's registry, so it works outside a Runner scope
+        pipeline = [
+            TRANSFORMS.build(t) if isinstance(t, dict) else t
+            for t in (pipeline or [])
+        ]
+        super().__init__(pipeline=pipeline, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         seqs = DATASETS.build(self.sequence_cfg)
