@@ -7,12 +7,15 @@ with WORK_DIR/success_plot.png and WORK_DIR/precision_plot.png.
 Usage:
     python tools/eval_tracking.py CONFIG (--checkpoint BACKBONE.pth |
         --random-init) --data OTB_ROOT --work-dir DIR
-        [--train [--train-data SEQ_ROOT]] [--load-from SIAMFC.pth]
-        [--name NAME] [--compare OTHER/tracking_results.json ...]
+        [--train [--train-data SEQ_ROOT] [--eval-untrained]]
+        [--load-from SIAMFC.pth] [--name NAME]
+        [--compare OTHER/tracking_results.json ...]
 
 --train first trains the SiamFC adaptation (1x1 adjust layers; the
 backbone too if the config sets freeze_backbone=False) with mmengine's Runner
-on frame pairs from --train-data (default: the config's train_data_root).
+on frame pairs from --train-data (default: the config's train_data_root);
+--eval-untrained also scores the tracker before that training (pure
+backbone feature matching). --compare overlays earlier runs in the plots.
 """
 import argparse
 import json
@@ -56,6 +59,9 @@ def parse_args(argv=None):
                    help='train the SiamFC adaptation before evaluating')
     p.add_argument('--train-data', help='OTB-layout folder of training '
                    'sequences (default: the config\'s train_data_root)')
+    p.add_argument('--eval-untrained', action='store_true',
+                   help='with --train: also evaluate the tracker before '
+                   'training (same backbone, untrained adjust layers)')
     p.add_argument('--load-from', help='trained SiamFC checkpoint '
                    '(tools/train_tracking.py output) to evaluate')
     p.add_argument('--name', help='tracker name in the JSON and plots')
@@ -76,19 +82,22 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.train_data and not args.train:
         p.error('--train-data needs --train')
+    if args.eval_untrained and not args.train:
+        p.error('--eval-untrained needs --train')
     if args.train and args.load_from:
         p.error('--train and --load-from exclude each other')
     return args
 
 
-def default_name(args) -> str:
-    if args.name:
-        return args.name
-    base = 'random-init' if args.random_init else osp.splitext(
-        osp.basename(args.checkpoint))[0]
-    if args.train or args.load_from:
-        base += ' +trained adapt'
-    return base
+def default_name(args, trained=None) -> str:
+    """``--name`` or the backbone's name, plus whether the adaptation is
+    trained (``+trained adapt``) or not (``untrained adapt``)."""
+    if trained is None:
+        trained = bool(args.train or args.load_from)
+    base = args.name or ('random-init' if args.random_init else osp.splitext(
+        osp.basename(args.checkpoint))[0])
+    return base + (' +trained adapt' if trained else
+                   (' untrained adapt' if args.eval_untrained else ''))
 
 
 def _jsonable(obj):
@@ -124,6 +133,49 @@ def print_table(name, metrics, baseline, per_fps, fps):
                         for i, (c, w) in enumerate(zip(row, widths))))
 
 
+def evaluate(model, seqs, progress):
+    """OPE run + metrics: (results, metrics, fps, per-sequence fps)."""
+    results = run_ope(model, seqs, progress=progress)
+    metrics = eval_ope([r['gt_bboxes'] for r in results],
+                       [r['pred_bboxes'] for r in results],
+                       [r['video_name'] for r in results])
+    per_fps = {r['video_name']: r['num_frames'] / r['seconds']
+               for r in results}
+    for seq, value in per_fps.items():
+        metrics['per_sequence'][seq]['fps'] = value
+    return results, metrics, total_fps(results), per_fps
+
+
+def train(cfg, args, device):
+    """Train the adaptation with the Runner; returns (model, train info)."""
+    if args.train_data:
+        cfg.train_dataloader.dataset.dataset.data_root = args.train_data
+    cfg.work_dir = osp.join(args.work_dir, 'train')
+    t0 = time.perf_counter()
+    model, runner = train_tracker(cfg, quiet=not args.verbose)
+    hub = runner.message_hub
+    train_data = cfg.train_dataloader.dataset.dataset.get('data_root')
+    overlap = bool(train_data) and osp.realpath(train_data) == \
+        osp.realpath(args.data)
+    info = dict(
+        train_data=train_data,
+        same_sequences_as_test=overlap,
+        iterations=runner.iter,
+        epochs=runner.epoch,
+        seconds=time.perf_counter() - t0,
+        final_loss=float(hub.get_scalar('train/loss_cls').current()),
+        final_center_err=float(hub.get_scalar('train/center_err').current()),
+        work_dir=cfg.work_dir)
+    print(f"trained adaptation: {info['iterations']} iterations in "
+          f"{info['seconds']:.1f} s, final loss {info['final_loss']:.3f}, "
+          f"peak error {info['final_center_err']:.1f} px (search crop)")
+    if overlap:
+        print('note: the adaptation was trained on the evaluated sequences '
+              'themselves (optimistic); pass --train-data with other '
+              'sequences for a held-out result')
+    return model.to(device).eval(), info
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -155,59 +207,37 @@ def main(argv=None) -> int:
     else:
         print('backbone: random initialisation')
 
+    seqs = [sequences[i] for i in range(len(sequences))]
+    progress = not args.no_progress
+    untrained = None
+    if args.eval_untrained:
+        set_random_seed(seed)
+        model0 = build_tracker(cfg, device=device, quiet=not args.verbose)
+        _, m0, fps0, _ = evaluate(model0, seqs, progress)
+        untrained = dict(name=default_name(args, trained=False), metrics=m0,
+                         fps=fps0)
+        print(f"untrained adaptation: success {m0['success']:.1f}, "
+              f"precision {m0['precision']:.1f} ({fps0:.1f} frames/s)")
+        del model0
+
     train_info = None
     set_random_seed(seed)
     if args.train:
-        if args.train_data:
-            cfg.train_dataloader.dataset.dataset.data_root = args.train_data
-        cfg.work_dir = osp.join(args.work_dir, 'train')
-        t0 = time.perf_counter()
         try:
-            model, runner = train_tracker(cfg, quiet=not args.verbose)
+            model, train_info = train(cfg, args, device)
         except (FileNotFoundError, ValueError) as err:
             print(f'eval_tracking: error while training: {err}',
                   file=sys.stderr)
             return 2
-        hub = runner.message_hub
-        train_data = cfg.train_dataloader.dataset.dataset.get('data_root')
-        overlap = bool(train_data) and osp.realpath(train_data) == \
-            osp.realpath(args.data)
-        train_info = dict(
-            train_data=train_data,
-            same_sequences_as_test=overlap,
-            iterations=runner.iter,
-            epochs=runner.epoch,
-            seconds=time.perf_counter() - t0,
-            final_loss=float(hub.get_scalar('train/loss_cls').current()),
-            final_center_err=float(
-                hub.get_scalar('train/center_err').current()),
-            work_dir=cfg.work_dir)
-        print(f"trained adaptation: {train_info['iterations']} iterations "
-              f"in {train_info['seconds']:.1f} s, final loss "
-              f"{train_info['final_loss']:.3f}, peak error "
-              f"{train_info['final_center_err']:.1f} px (search crop)")
-        if overlap:
-            print('note: the adaptation was trained on the evaluated '
-                  'sequences themselves (optimistic); pass --train-data with '
-                  'other sequences for a held-out result')
-        model = model.to(device).eval()
     else:
         model = build_tracker(cfg, load_from=args.load_from, device=device,
                               quiet=not args.verbose)
 
-    results = run_ope(model, [sequences[i] for i in range(len(sequences))],
-                      progress=not args.no_progress)
-    names = [r['video_name'] for r in results]
+    results, metrics, fps, per_fps = evaluate(model, seqs, progress)
     gts = [r['gt_bboxes'] for r in results]
-    metrics = eval_ope(gts, [r['pred_bboxes'] for r in results], names)
     baseline = eval_ope(
-        gts, [static_box_predictions(dict(gt_bboxes=g)) for g in gts], names)
-    fps = total_fps(results)
-    per_fps = {r['video_name']: r['num_frames'] / r['seconds']
-               for r in results}
-    for r in results:
-        metrics['per_sequence'][r['video_name']]['fps'] = per_fps[
-            r['video_name']]
+        gts, [static_box_predictions(dict(gt_bboxes=g)) for g in gts],
+        [r['video_name'] for r in results])
 
     pred_dir = osp.join(args.work_dir, 'predictions')
     os.makedirs(pred_dir, exist_ok=True)
@@ -231,16 +261,21 @@ def main(argv=None) -> int:
         num_frames=int(sum(r['num_frames'] for r in results)),
         test_cfg=dict(cfg.model.test_cfg),
         metrics=metrics,
+        untrained=untrained,
         static_box_baseline=baseline)
     json_path = osp.join(args.work_dir, 'tracking_results.json')
     with open(json_path, 'w') as f:
         json.dump(_jsonable(out), f, indent=1)
 
     curves = {name: metrics}
+    if untrained:
+        curves[untrained['name']] = untrained['metrics']
     for other in args.compare:
         with open(other) as f:
             prev = json.load(f)
         curves[prev['name']] = prev['metrics']
+        if prev.get('untrained'):
+            curves[prev['untrained']['name']] = prev['untrained']['metrics']
     curves['static box'] = dict(baseline, baseline=True)
     plot_success(curves, osp.join(args.work_dir, 'success_plot.png'))
     plot_precision(curves, osp.join(args.work_dir, 'precision_plot.png'))

@@ -39,10 +39,12 @@ def test_eval_with_training_then_random_init_compare(data):
     rc = eval_tracking.main([
         CFG, '--checkpoint', data['backbone'], '--data', data['test'],
         '--work-dir', out, '--train', '--train-data', data['train'],
-        '--no-progress', '--name', 'seco', *SHORT])
+        '--no-progress', '--name', 'seco', '--eval-untrained', *SHORT])
     assert rc == 0
     res = json.load(open(osp.join(out, 'tracking_results.json')))
-    assert res['name'] == 'seco' and res['trained_adaptation']
+    assert res['name'] == 'seco +trained adapt' and res['trained_adaptation']
+    assert res['untrained']['name'] == 'seco untrained adapt'
+    assert len(res['untrained']['metrics']['success_curve']) == 21
     assert res['train']['iterations'] == 2
     assert res['train']['train_data'] == data['train']
     m = res['metrics']
@@ -100,3 +102,6 @@ def test_clear_errors(data, capsys):
     assert 'OTB data folder not found' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         eval_tracking.parse_args([CFG, '--data', 'x', '--work-dir', out])
+    with pytest.raises(SystemExit):
+        eval_tracking.parse_args([CFG, '--random-init', '--data', 'x',
+                                  '--work-dir', out, '--eval-untrained'])
