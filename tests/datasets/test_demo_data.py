@@ -250,17 +250,24 @@ def test_clip_motion_follows_label(pool, label):
     spec = sample_clip(pool, label, np.random.default_rng([3, label]), 128, 48)
     motion = spec.target.motion
     kind = decode_label(label)[1]
-    states = np.array([motion(t) for t in range(48)])  # (T, 3): cx, cy, scale
+    # (T, 4): cx, cy, scale, angle
+    states = np.array([motion(t) for t in range(48)])
     if kind == 'linear':
         assert isinstance(motion, LinearMotion)
         assert (np.diff(states[:, 0]) > 0).all()  # left -> right
-        assert np.ptp(states[:, 2]) == 0
+        assert np.ptp(states[:, 2]) == 0 and np.ptp(states[:, 3]) == 0
     elif kind == 'circular':
         assert isinstance(motion, CircularMotion)
         radius = np.hypot(states[:, 0] - motion.cx, states[:, 1] - motion.cy)
         np.testing.assert_allclose(radius, motion.radius)
+        # the object turns with the orbit (turntable)
+        orbit = np.unwrap(
+            np.arctan2(states[:, 1] - motion.cy, states[:, 0] - motion.cx))
+        np.testing.assert_allclose(
+            np.diff(states[:, 3]), np.diff(orbit), atol=1e-9)
     else:
         assert isinstance(motion, ZoomMotion)
+        assert np.ptp(states[:, 3]) == 0
         assert (np.diff(states[:, 2]) > 0).all()  # approaching
         assert 1.79 < states[-1, 2] / states[0, 2] < 2.61
     # the distractor never moves like a class motion: at most a small wobble

@@ -11,8 +11,8 @@ Label = (texture family of the target object) x (how the target moves)::
 Why neither cue alone is enough:
 
 * One still frame shows *which* texture the target has, but not how it moves:
-  start positions, sizes, speeds and orbit phase are random, and object
-  sizes follow the same distribution for every motion, so a frame
+  start positions, orientations, sizes, speeds and orbit phase are random,
+  and object sizes follow the same distribution for every motion, so a frame
   of a linear clip can look exactly like a frame of a circular or zoom clip.
   Appearance alone caps accuracy at 1/3 of the motion labels (33% of 9-way).
 * Motion alone (which object moves how) says nothing about the texture, so
@@ -30,8 +30,11 @@ Nuisances, all drawn independently of the label, so none is a shortcut:
   target), global brightness.
 
 Two motions have a direction (left -> right, approaching), so the frame order
-matters for them, as in SeCo's order task; the frame *set* still separates
-all three (positions on a line vs a circle vs a growing object).
+matters for them, as in SeCo's order task. The frame *set* separates all
+three even without order: positions on a line at one orientation, on a
+circle with the object turning through many orientations (it rides a
+turntable), or at one place with growing size -- so frame-averaged features
+(the paper's linear protocol) can pick up the motion, not only the texture.
 
 Frames are uint8 RGB (T, S, S, 3); S = 128 and T = 48 by default.
 """

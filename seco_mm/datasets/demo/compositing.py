@@ -3,8 +3,8 @@
 Two ways, for the two kinds of demo data:
 
 * :func:`render_sprite` / :func:`composite` (action clips): a textured object
-  with a soft silhouette, placed at sub-pixel positions and sizes by an
-  affine warp of the region it covers, with motion blur (the object is
+  with a soft silhouette, placed at sub-pixel positions, sizes and angles by
+  an affine warp of the region it covers, with motion blur (the object is
   rendered at several instants of the shutter interval and averaged) and a
   soft drop shadow.
 * :func:`paste_box` (tracking): an opaque textured rectangle at an integer
@@ -28,12 +28,13 @@ class Sprite:
     Attributes:
         rgba (np.ndarray): (h, w, 4) float32, premultiplied RGB + alpha.
         width, height (float): on-screen size at motion scale 1 (pixels).
-        motion (callable): t -> (cx, cy, scale), see ``trajectories``.
+        motion (callable): t -> (cx, cy, scale, angle), see
+            ``trajectories``.
     """
     rgba: np.ndarray
     width: float
     height: float
-    motion: Callable[[float], Tuple[float, float, float]]
+    motion: Callable[[float], Tuple[float, float, float, float]]
 
     @classmethod
     def from_texture(cls, texture: np.ndarray, alpha: np.ndarray, width: float,
@@ -70,16 +71,20 @@ def render_sprite(sprite: Sprite,
     times = [t] if samples <= 1 or exposure <= 0 else \
         np.linspace(t - exposure, t, samples)
     h, w = sprite.rgba.shape[:2]
+    centre = np.array([(w - 1) / 2, (h - 1) / 2])
     matrices = []
     for ti in times:
-        cx, cy, scale = sprite.motion(float(ti))
-        sx, sy = sprite.width * scale / w, sprite.height * scale / h
-        # texture pixel centres (0..w-1) map so the texture is centred on cx
-        matrices.append(
-            np.array([[sx, 0, cx - sx * (w - 1) / 2 - 0.5],
-                      [0, sy, cy - sy * (h - 1) / 2 - 0.5]]))
-    # region covered by any instant (texture corners +- one pixel)
-    corners = np.array([[-0.5, -0.5, 1], [w - 0.5, h - 0.5, 1]]).T
+        cx, cy, scale, angle = sprite.motion(float(ti))
+        cos, sin = np.cos(angle), np.sin(angle)
+        linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag(
+            [sprite.width * scale / w, sprite.height * scale / h])
+        # texture pixel centres (0..w-1) map so the texture is centred on
+        # (cx, cy) in continuous coordinates (pixel k spans [k, k + 1))
+        shift = np.array([cx, cy]) - 0.5 - linear @ centre
+        matrices.append(np.hstack([linear, shift[:, None]]))
+    # region covered by any instant (texture corners, one pixel margin)
+    corners = np.array([[-0.5, w - 0.5, -0.5, w - 0.5],
+                        [-0.5, -0.5, h - 0.5, h - 0.5], [1, 1, 1, 1]])
     ends = np.concatenate([m @ corners for m in matrices], axis=1)
     x0, y0 = np.clip(np.floor(ends.min(1)).astype(int) - 1, 0, size)
     x1, y1 = np.clip(np.ceil(ends.max(1)).astype(int) + 2, 0, size)

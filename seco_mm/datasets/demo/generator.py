@@ -139,6 +139,7 @@ def _sequence_task(
 
 
 def _run(tasks: List, fn, workers: int, bar: ProgressBar) -> List:
+    """Map ``fn`` over ``tasks`` in order, in forked workers if asked."""
     results = []
     if workers > 1 and 'fork' in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context('fork')

@@ -1,20 +1,22 @@
 """Motion models of the demo objects, continuous in time.
 
 Each model maps a time ``t`` (in frames, float, so motion blur can sample
-inside a frame's exposure) to ``(cx, cy, scale)``: the object centre in output
-pixels and a factor on the object's base size. Speeds are given for 128-pixel
-frames and scale with the frame side S.
+inside a frame's exposure) to ``(cx, cy, scale, angle)``: the object centre in
+output pixels, a factor on the object's base size and its in-plane rotation
+(radians). Every object starts at a random angle, so one frame's orientation
+says nothing about the class. Speeds are given for 128-pixel frames and scale
+with the frame side S.
 
 Class motions (the "how it moves" half of an action label):
     linear    left -> right translation at constant velocity, slight
-              vertical drift.
+              vertical drift, fixed orientation.
     circular  orbit around a fixed centre at constant angular speed, either
-              sense.
-    zoom      the object approaches: fixed centre (slight drift), size grows
-              exponentially by x1.8-2.6 over the clip.
+              sense, turning with the orbit like an object on a turntable.
+    zoom      the object approaches: fixed centre (slight drift) and
+              orientation, size grows exponentially by x1.8-2.6 over the clip.
 Distractor motion (never a class): ``wander`` (a slow random wobble) or
-static; both also drift with the camera pan, i.e. they stand still in the
-scene.
+static, at a fixed orientation; both also drift with the camera pan, i.e.
+they stand still in the scene.
 """
 from dataclasses import dataclass
 from typing import Tuple
@@ -27,7 +29,7 @@ __all__ = [
     'sample_base_size'
 ]
 
-State = Tuple[float, float, float]
+State = Tuple[float, float, float, float]  # cx, cy, scale, angle
 
 
 @dataclass
@@ -36,9 +38,10 @@ class LinearMotion:
     y0: float
     vx: float
     vy: float
+    angle: float = 0.0
 
     def __call__(self, t: float) -> State:
-        return self.x0 + self.vx * t, self.y0 + self.vy * t, 1.0
+        return self.x0 + self.vx * t, self.y0 + self.vy * t, 1.0, self.angle
 
 
 @dataclass
@@ -48,11 +51,13 @@ class CircularMotion:
     radius: float
     omega: float  # rad / frame, sign = sense of rotation
     phase: float
+    angle: float = 0.0  # orientation at t = 0; turns with the orbit
 
     def __call__(self, t: float) -> State:
-        a = self.phase + self.omega * t
-        return (self.cx + self.radius * np.cos(a),
-                self.cy + self.radius * np.sin(a), 1.0)
+        a = self.omega * t
+        return (self.cx + self.radius * np.cos(self.phase + a),
+                self.cy + self.radius * np.sin(self.phase + a), 1.0,
+                self.angle + a)
 
 
 @dataclass
@@ -62,10 +67,11 @@ class ZoomMotion:
     log_rate: float  # d log(scale) / d frame
     vx: float = 0.0
     vy: float = 0.0
+    angle: float = 0.0
 
     def __call__(self, t: float) -> State:
         return (self.cx + self.vx * t, self.cy + self.vy * t,
-                float(np.exp(self.log_rate * t)))
+                float(np.exp(self.log_rate * t)), self.angle)
 
 
 @dataclass
@@ -76,11 +82,12 @@ class WanderMotion:
     omegas: np.ndarray  # (2, K) rad / frame
     phases: np.ndarray  # (2, K)
     drift: Tuple[float, float] = (0.0, 0.0)  # px / frame (camera pan)
+    angle: float = 0.0
 
     def __call__(self, t: float) -> State:
         wobble = (self.amps * np.sin(self.omegas * t + self.phases)).sum(1)
         return (self.cx + self.drift[0] * t + wobble[0],
-                self.cy + self.drift[1] * t + wobble[1], 1.0)
+                self.cy + self.drift[1] * t + wobble[1], 1.0, self.angle)
 
 
 CLASS_MOTIONS = ('linear', 'circular', 'zoom')
@@ -88,6 +95,10 @@ CLASS_MOTIONS = ('linear', 'circular', 'zoom')
 # Object sizes (sqrt(w * h) / S) are log-uniform in this range for every
 # motion, so a single frame's object size says nothing about the motion.
 SIZE_RANGE = (0.16, 0.46)
+
+
+def _random_angle(rng: np.random.Generator) -> float:
+    return float(rng.uniform(0, 2 * np.pi))
 
 
 def sample_base_size(rng: np.random.Generator,
@@ -117,22 +128,24 @@ def sample_class_motion(kind: str, rng: np.random.Generator, size: int,
         y0 = float(
             np.clip(y0, 0.15 * size - min(0, vy * last),
                     0.85 * size - max(0, vy * last)))
-        return LinearMotion(x0, y0, vx, vy), base
+        return LinearMotion(x0, y0, vx, vy, _random_angle(rng)), base
     if kind == 'circular':
         radius = rng.uniform(0.12, 0.24) * size
         speed = rng.uniform(1.2, 2.8) * u  # tangential, px / frame
         omega = speed / radius * rng.choice([-1.0, 1.0])
         cx = rng.uniform(0.5 * size - 0.12 * size, 0.5 * size + 0.12 * size)
         cy = rng.uniform(0.5 * size - 0.12 * size, 0.5 * size + 0.12 * size)
-        return CircularMotion(cx, cy, radius, omega,
-                              rng.uniform(0, 2 * np.pi)), base
+        return CircularMotion(cx, cy, radius, omega, rng.uniform(0, 2 * np.pi),
+                              _random_angle(rng)), base
     if kind == 'zoom':
         ratio = rng.uniform(1.8, 2.6)
         lo, hi = SIZE_RANGE[0] * size, SIZE_RANGE[1] * size
         start = float(np.exp(rng.uniform(np.log(lo), np.log(hi / ratio))))
         cx, cy = rng.uniform(0.3 * size, 0.7 * size, 2)
         vx, vy = rng.uniform(-0.2, 0.2, 2) * u
-        return ZoomMotion(cx, cy, np.log(ratio) / last, vx, vy), start
+        return ZoomMotion(cx, cy,
+                          np.log(ratio) / last, vx, vy,
+                          _random_angle(rng)), start
     raise ValueError(
         f'unknown class motion {kind!r}; expected {CLASS_MOTIONS}')
 
@@ -147,4 +160,5 @@ def sample_distractor_motion(rng: np.random.Generator, size: int,
         amps = rng.uniform(0.02, 0.07, (2, 2)) * size
     omegas = rng.uniform(0.05, 0.2, (2, 2))
     phases = rng.uniform(0, 2 * np.pi, (2, 2))
-    return WanderMotion(cx, cy, amps, omegas, phases, drift)
+    return WanderMotion(cx, cy, amps, omegas, phases, drift,
+                        _random_angle(rng))
