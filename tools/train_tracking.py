@@ -9,13 +9,20 @@ Writes DIR/epoch_<N>.pth (the whole SiamFC: backbone + adjust layers), to
 evaluate with ``tools/eval_tracking.py CONFIG --checkpoint BACKBONE.pth
 --load-from DIR/epoch_<N>.pth --data OTB_ROOT --work-dir OUT``.
 """
-import argparse
-import sys
+import os
 
-import seco_mm  # noqa: F401  (compat fixes before mmaction.models)
-from mmengine.config import Config, DictAction
+# see tools/eval_tracking.py: passive OpenMP waiting (set before torch loads)
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-from seco_mm.tracking.apis import set_backbone_checkpoint, train_tracker
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+# seco_mm first: compat fixes before mmaction.models
+import seco_mm  # noqa: E402,F401
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from seco_mm.tracking.apis import (  # noqa: E402
+    set_backbone_checkpoint, train_tracker)
 
 
 def parse_args(argv=None):

@@ -10,7 +10,8 @@ The definitions follow the OTB toolkit and mmtracking's ``eval_sot_ope``:
   perfect tracker scores 0 at ``t = 1`` and its AUC is 20/21);
   success (AUC) = mean of the curve;
 * precision curve: for each threshold ``d`` in ``0, 1, ..., 50`` px the
-  fraction of frames whose centre error is ``<= d``; precision = value at 20 px;
+  fraction of frames whose centre error is ``<= d``; precision = value at
+  20 px;
 * normalised precision: the same on centre errors divided by the ground-truth
   width/height, thresholds ``d / 100``; reported at index 20 (0.2);
 * frames with an invalid ground truth stay in the denominator

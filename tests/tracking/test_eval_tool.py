@@ -1,4 +1,4 @@
-"""tools/eval_tracking.py and tools/train_tracking.py end to end (tiny data)."""
+"""tools/eval_tracking.py and tools/train_tracking.py end to end (tiny)."""
 import json
 import os.path as osp
 import sys

@@ -1,4 +1,4 @@
-"""Synthetic OTB-layout sequences and a random-init backbone file (test helpers)."""
+"""Test helpers: synthetic OTB-layout sequences, a random-init backbone."""
 import os
 import os.path as osp
 

@@ -1,7 +1,8 @@
 """Build and train a SiamFC tracker from a config (shared by the tools)."""
 import logging
+import os
 import os.path as osp
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from typing import Optional
 
 import torch
@@ -91,14 +92,20 @@ def set_backbone_checkpoint(cfg: Config, path: Optional[str]) -> dict:
 
 @contextmanager
 def _quiet_mmengine(level: int = logging.ERROR):
-    """Silence mmengine's per-parameter init report and key warnings."""
-    logger = MMLogger.get_current_instance()
-    old = logger.level
-    logger.setLevel(level)
+    """Silence mmengine's per-parameter init report and checkpoint messages
+    (logged to the current logger and to the ``mmengine`` one, or printed:
+    ``_load_checkpoint`` prints its "Loads checkpoint by ..." line)."""
+    loggers = {id(lg): lg for lg in (MMLogger.get_current_instance(),
+                                     MMLogger.get_instance('mmengine'))}
+    old = {k: lg.level for k, lg in loggers.items()}
+    for lg in loggers.values():
+        lg.setLevel(level)
     try:
-        yield
+        with open(os.devnull, 'w') as devnull, redirect_stdout(devnull):
+            yield
     finally:
-        logger.setLevel(old)
+        for k, lg in loggers.items():
+            lg.setLevel(old[k])
 
 
 def build_tracker(cfg: Config, load_from: Optional[str] = None,
@@ -113,7 +120,8 @@ def build_tracker(cfg: Config, load_from: Optional[str] = None,
         model.init_weights()
     if load_from:
         if not osp.isfile(load_from):
-            raise FileNotFoundError(f'SiamFC checkpoint not found: {load_from}')
+            raise FileNotFoundError(
+                f'SiamFC checkpoint not found: {load_from}')
         load_checkpoint(model, load_from, map_location='cpu', strict=True)
     return model.to(device).eval()
 

@@ -1,4 +1,4 @@
-"""GOT-10k training split reader (the SiamFC training set), one item per sequence.
+"""GOT-10k reader (SiamFC's training set), one item per sequence.
 
 Layout of the official release::
 
