@@ -114,8 +114,13 @@ def _prepare_out(out: str) -> None:
     os.makedirs(out, exist_ok=True)
 
 
-# Worker state: the frame pool, inherited by forked workers.
+# Worker state: the frame pool (set in this process, or per spawned worker).
 _STATE: Dict[str, object] = {}
+
+
+def _init_worker(height: int) -> None:
+    """Spawned workers decode their own frame pool (a few seconds)."""
+    _STATE['pool'] = load_frame_pool(height)
 
 
 def _clip_task(task: Tuple[str, int, int, int, str, int, int, float]) -> str:
@@ -139,11 +144,17 @@ def _sequence_task(
 
 
 def _run(tasks: List, fn, workers: int, bar: ProgressBar) -> List:
-    """Map ``fn`` over ``tasks`` in order, in forked workers if asked."""
+    """Map ``fn`` over ``tasks`` in order, in worker processes if asked.
+
+    Workers are spawned, not forked: a child forked from a parent that has
+    run decord/OpenCV/torch thread pools can deadlock (seen here: two forked
+    workers idle forever at 0 % CPU).
+    """
     results = []
-    if workers > 1 and 'fork' in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context('fork')
-        with ctx.Pool(workers) as procs:
+    if workers > 1:
+        ctx = multiprocessing.get_context('spawn')
+        with ctx.Pool(workers, initializer=_init_worker,
+                      initargs=(_STATE['pool'].height, )) as procs:
             for res in procs.imap(fn, tasks, chunksize=4):
                 results.append(res)
                 bar.update()
