@@ -36,8 +36,7 @@ def _plot(curves: Dict[str, Dict], key: str, xs_key: str, score_key: str,
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc='lower left' if key == 'success_curve' else 'lower right',
-              fontsize=8)
+    ax.legend(loc='best', fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     return path
