@@ -1,0 +1,178 @@
+"""`make demo`: the whole SeCo pipeline on the embedded demo data.
+
+    python tools/run_demo.py --data data/demo --work-dir work_dirs/demo
+
+Steps (each a documented command of its own, run here as a subprocess so
+its progress shows as it works):
+  1. demo data       tools/make_demo_data.py --out DATA --seed 0
+  2. pretraining     tools/train.py configs/seco_r18_demo.py --resume
+  3. export          tools/export_backbone.py CKPT WORK/seco_r18_backbone.pth
+  4. linear probe    tools/linear_probe.py --compare-random (SeCo vs random)
+  5. tracking        tools/eval_tracking.py ... (SeCo vs random init), the
+                     SiamFC adaptation trained on held-out sequences
+                     rendered from another seed (DATA_track_train)
+  6. summary table   printed and written to WORK/summary.json
+
+Re-running is cheap: existing data is kept, pretraining resumes from its
+last checkpoint (and does nothing if finished), probe features are cached.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PRETRAIN_CONFIG = 'configs/seco_r18_demo.py'
+TRACKING_CONFIG = 'configs/tracking/siamfc_r18_demo.py'
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default='data/demo', help='demo data folder')
+    p.add_argument('--work-dir', default='work_dirs/demo')
+    p.add_argument('--seed', type=int, default=0, help='demo data seed')
+    p.add_argument('--probe-seeds', type=int, nargs='+', default=[0, 1, 2],
+                   help='random-init backbones for the probe baseline')
+    p.add_argument('--skip-tracking', action='store_true')
+    return p.parse_args(argv)
+
+
+def run(step, args):
+    """Run one step as a subprocess; stop the demo if it fails."""
+    cmd = [sys.executable] + args
+    print(f'\n=== [{step}] {" ".join(args)}', flush=True)
+    start = time.time()
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep +
+               os.environ.get('PYTHONPATH', ''))
+    code = subprocess.call(cmd, cwd=ROOT, env=env)
+    if code != 0:
+        raise SystemExit(f'demo step "{step}" failed with exit code {code}: '
+                         f'{" ".join(args)}')
+    elapsed = time.time() - start
+    print(f'=== [{step}] done in {elapsed:.0f} s', flush=True)
+    return elapsed
+
+
+def last_checkpoint(work_dir):
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise SystemExit(f'no checkpoint written in {work_dir}')
+    with open(marker) as f:
+        return f.read().strip()
+
+
+def summary_rows(probe, tracking):
+    """Table rows (backbone, probe top-1, mean class acc, AUC, prec@20)."""
+    rand = probe['random_over_seeds']
+    seco = probe['results']['seco']
+    rows = [('backbone', 'probe top-1 (%)', 'probe mean-class (%)',
+             'tracking AUC / prec@20 (trained head)',
+             'tracking AUC / prec@20 (untrained head)')]
+
+    def track(name):
+        if name not in tracking:
+            return ('-', '-')
+        m = tracking[name]['metrics']
+        u = (tracking[name].get('untrained') or {}).get('metrics')
+        return (f"{m['success']:.1f} / {m['precision']:.1f}",
+                f"{u['success']:.1f} / {u['precision']:.1f}" if u else '-')
+
+    rows.append(('SeCo (demo pretraining)', f"{100 * seco['top1']:.1f}",
+                 f"{100 * seco['mean_class_acc']:.1f}", *track('seco')))
+    n = len(rand['seeds'])
+    rows.append((f'random init ({n} seeds, mean+-std)',
+                 f"{100 * rand['top1']['mean']:.1f} +- "
+                 f"{100 * rand['top1']['std']:.1f}",
+                 f"{100 * rand['mean_class_acc']['mean']:.1f} +- "
+                 f"{100 * rand['mean_class_acc']['std']:.1f}",
+                 *track('random')))
+    if 'random' in tracking:
+        b = tracking['random']['static_box_baseline']
+        rows.append(('static box (never moves)', '-', '-',
+                     f"{b['success']:.1f} / {b['precision']:.1f}", '-'))
+    return rows
+
+
+def format_table(rows):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    line = ' | '.join(h.ljust(w) for h, w in zip(rows[0], widths))
+    out = [line, '-+-'.join('-' * w for w in widths)]
+    out += [' | '.join(c.ljust(w) for c, w in zip(r, widths))
+            for r in rows[1:]]
+    return '\n'.join(out)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    data, work = args.data, args.work_dir
+    os.makedirs(work, exist_ok=True)
+    times = {}
+    if not osp.isfile(osp.join(data, 'meta.json')):
+        times['data'] = run('1/5 demo data', [
+            'tools/make_demo_data.py', '--out', data, '--seed',
+            str(args.seed)])
+    else:
+        print(f'=== [1/5 demo data] reusing {data}')
+
+    pre_dir = osp.join(work, 'pretrain')
+    times['pretrain'] = run('2/5 SeCo pretraining', [
+        'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, '--resume',
+        '--cfg-options', f'train_dataloader.dataset.ann_file={data}/train.txt',
+        f'train_dataloader.dataset.data_prefix.video={data}/videos'])
+    backbone = osp.join(work, 'seco_r18_backbone.pth')
+    times['export'] = run('3/5 export backbone', [
+        'tools/export_backbone.py', last_checkpoint(pre_dir), backbone])
+
+    probe_dir = osp.join(work, 'linear_probe')
+    times['probe'] = run('4/5 linear probe: SeCo vs random init', [
+        'tools/linear_probe.py', '--checkpoint', backbone, '--compare-random',
+        '--seeds', *map(str, args.probe_seeds), '--depth', '18',
+        '--train-list', f'{data}/train.txt', '--val-list', f'{data}/val.txt',
+        '--data-prefix', f'{data}/videos', '--work-dir', probe_dir,
+        '--num-frames', '8', '--crop-size', '112', '--resize', '128'])
+    with open(osp.join(probe_dir, 'linear_probe_compare.json')) as f:
+        probe = json.load(f)
+
+    tracking = {}
+    if not args.skip_tracking:
+        train_seqs = data.rstrip('/') + '_track_train'
+        if not osp.isfile(osp.join(train_seqs, 'meta.json')):
+            times['tracking_data'] = run('5/5 held-out tracking sequences', [
+                'tools/make_demo_data.py', '--out', train_seqs, '--seed',
+                str(args.seed + 1), '--num-train', '1', '--num-val', '1'])
+        for name, source in (('seco', ['--checkpoint', backbone]),
+                             ('random', ['--random-init'])):
+            out_dir = osp.join(work, f'tracking_{name}')
+            compare = ([] if name == 'seco' else [
+                '--compare', osp.join(work, 'tracking_seco',
+                                      'tracking_results.json')])
+            times[f'tracking_{name}'] = run(
+                f'5/5 tracking ({name})', [
+                    'tools/eval_tracking.py', TRACKING_CONFIG, *source,
+                    '--data', f'{data}/otb', '--work-dir', out_dir, '--train',
+                    '--train-data', f'{train_seqs}/otb', '--eval-untrained',
+                    '--name', name, *compare])
+            with open(osp.join(out_dir, 'tracking_results.json')) as f:
+                tracking[name] = json.load(f)
+
+    rows = summary_rows(probe, tracking)
+    table = format_table(rows)
+    summary = dict(table=rows, seconds=times, probe_protocol=probe.get(
+        'protocol'), probe=probe, tracking=tracking,
+        plots=[osp.join(work, 'tracking_random', p) for p in
+               ('success_plot.png', 'precision_plot.png')]
+        if tracking else [])
+    with open(osp.join(work, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1, default=str)
+    print('\n' + table)
+    print(f'\nsteps (s): ' + ', '.join(f'{k} {v:.0f}' for k, v in
+                                       times.items()))
+    print(f'written: {osp.join(work, "summary.json")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
