@@ -132,7 +132,7 @@ def main(argv=None):
         '--seeds', *map(str, args.probe_seeds), '--depth', '18',
         '--train-list', f'{data}/train.txt', '--val-list', f'{data}/val.txt',
         '--data-prefix', f'{data}/videos', '--work-dir', probe_dir,
-        '--num-frames', '8', '--crop-size', '112', '--resize', '128'])
+        '--num-frames', '8', '--resize', '72', '--crop-size', '64'])
     with open(osp.join(probe_dir, 'linear_probe_compare.json')) as f:
         probe = json.load(f)
 

@@ -21,7 +21,7 @@ class OrderHead(BaseModule):
     """
 
     def __init__(self, in_channels: int = 128, loss_weight: float = 1.0,
-                 init_cfg=dict(type='Normal', layer='Linear', std=0.01)):
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.fc = nn.Linear(3 * in_channels, 2)
         self.loss_weight = loss_weight

@@ -15,13 +15,19 @@ class SeCoProjector(BaseModule):
     """Global average pooling, then one MLP per SeCo task, L2-normalised.
 
     Each projection is ``Linear(in, hid) - ReLU - Linear(hid, out)``, as the
-    paper's (and MoCo v2's) head.
+    paper's (and MoCo v2's) head. ``hidden_norm=True`` inserts a BatchNorm1d
+    before the ReLU (MoCo v3 / SimCLR practice, not the paper's head): it
+    removes the common component of the post-ReLU pooled features, which
+    otherwise makes every embedding start almost parallel and keeps short
+    runs on MoCo's initial plateau (loss_inter ~ log(1 + K)).
 
     Args:
         in_channels (int): backbone channels C (2048 for R50, 512 for R18).
         hid_channels (int): hidden width (2048 in the paper).
         out_channels (int): embedding size D (128).
         names (Sequence[str]): one projection per name.
+        hidden_norm (bool): BatchNorm1d on the hidden layer. Default False
+            (the paper).
 
     Forward:
         x: (N, C, h, w) feature map, or (N, C) pooled features.
@@ -33,14 +39,18 @@ class SeCoProjector(BaseModule):
                  hid_channels: int = 2048,
                  out_channels: int = 128,
                  names: Sequence[str] = ('inter', 'intra', 'order'),
-                 init_cfg=dict(type='Normal', layer='Linear', std=0.01)):
+                 hidden_norm: bool = False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.projectors = nn.ModuleDict({
-            name: nn.Sequential(
-                nn.Linear(in_channels, hid_channels), nn.ReLU(inplace=True),
-                nn.Linear(hid_channels, out_channels))
-            for name in names
-        })
+
+        def projector():
+            hidden = [nn.Linear(in_channels, hid_channels)]
+            if hidden_norm:
+                hidden.append(nn.BatchNorm1d(hid_channels))
+            return nn.Sequential(*hidden, nn.ReLU(inplace=True),
+                                 nn.Linear(hid_channels, out_channels))
+
+        self.projectors = nn.ModuleDict({name: projector() for name in names})
 
     @staticmethod
     def pool(x: torch.Tensor) -> torch.Tensor:
