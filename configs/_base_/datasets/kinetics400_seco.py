@@ -27,6 +27,7 @@ train_dataloader = dict(
     pin_memory=True,
     prefetch_factor=4,
     drop_last=True,  # equal batches on every rank (needed by shuffling BN)
+    timeout=600,  # seconds: a stuck decoder stops the run instead of hanging
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
