@@ -228,7 +228,7 @@ def summarise(res, args):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', default='r18_112',
-                        choices=['r18_112', 'r50_224'])
+                        choices=['r18_112', 'r50_224', 'r18_demo'])
     parser.add_argument('--total-batch', type=int, default=16)
     parser.add_argument('--crop', type=int, default=None,
                         help='view size in the DDP runs (default: preset\'s)')

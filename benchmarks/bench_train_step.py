@@ -359,8 +359,11 @@ def summarise(res):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--presets', nargs='+', default=list(PRESETS),
-                        choices=list(PRESETS))
+    parser.add_argument('--presets', nargs='+',
+                        default=['r18_112', 'r50_224'], choices=list(PRESETS),
+                        help='r18_112 / r50_224: the paper recipe with R18 at '
+                        '112 px / R50 at 224 px; r18_demo: configs/'
+                        'seco_r18_demo.py as `make demo` trains it')
     parser.add_argument('--batch', type=int, default=None,
                         help='per-step batch (default: preset\'s CPU batch)')
     parser.add_argument('--queue-len', type=int, default=None,

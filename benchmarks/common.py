@@ -156,6 +156,8 @@ def write_json(result: dict, path: Optional[str]) -> Optional[str]:
     if not path:
         return None
     result.setdefault('env', {})['loadavg_end'] = list(os.getloadavg())
+    result.setdefault('argv', [osp.relpath(osp.abspath(sys.argv[0]), ROOT)] +
+                      sys.argv[1:])
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(result, f, indent=1, default=float)

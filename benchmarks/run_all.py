@@ -71,6 +71,24 @@ def shown(cmd):
     return ' '.join(shlex.quote(p) for p in parts)
 
 
+def extra_sections(name, out_dir):
+    """Other runs of the same script kept as ``<name>_<label>.json`` (e.g.
+    longer or differently configured runs), with the command that made
+    them."""
+    import glob
+    out = []
+    for path in sorted(glob.glob(osp.join(out_dir, f'{name}_*.json'))):
+        with open(path) as f:
+            res = json.load(f)
+        if 'markdown' not in res or 'argv' not in res:
+            continue
+        cmd = ' '.join(shlex.quote(a) for a in ['python'] + res['argv'])
+        load = res.get('env', {}).get('loadavg_end', [float('nan')])[0]
+        out.append(f'### {name}, extra run\n\n`{cmd}` (load average '
+                   f'{load:.1f} at the end)\n\n{res["markdown"]}')
+    return out
+
+
 def _rerender(name, json_out):
     """Load a benchmark JSON; re-render its tables with the current code."""
     import argparse as _ap
@@ -88,7 +106,7 @@ def _rerender(name, json_out):
     return res
 
 
-def environment_md():
+def environment_md(with_load=True):
     import platform
     try:
         import torch
@@ -108,8 +126,9 @@ def environment_md():
         pass
     return (f'{datetime.date.today().isoformat()}; {os.cpu_count()} cores '
             f'({cpu}); GPU: {gpu}; Python {platform.python_version()}, '
-            f'torch {torch_v}; load average at start '
-            f'{os.getloadavg()[0]:.1f}')
+            f'torch {torch_v}' + (f'; load average at start '
+                                  f'{os.getloadavg()[0]:.1f}'
+                                  if with_load else ''))
 
 
 def main(argv=None):
@@ -135,7 +154,7 @@ def main(argv=None):
                                   osp.join(HERE, 'results.md'))
     os.makedirs(args.out_dir, exist_ok=True)
     sections, failures = [], []
-    env_line = environment_md()
+    env_line = environment_md(with_load=not args.collect)
     for name in args.only:
         json_out = osp.join(args.out_dir, f'{name}.json')
         cmd = command(name, args.quick, args.device, json_out)
@@ -164,10 +183,15 @@ def main(argv=None):
         sections.append(f'## {name}\n\n`{shown(cmd)}` ({took}load '
                         f'average {load:.1f} at the end)\n\n'
                         f'{res.get("markdown", "")}')
+        sections += extra_sections(name, args.out_dir)
     text = ('# seco-mm benchmark results\n\n'
             f'Measured {env_line}. Medians with inter-quartile ranges; '
-            'variants compared in one run, interleaved. Regenerate with '
-            '`make bench` (or the command shown per section).\n\n' +
+            'variants compared in one run, interleaved, and ratios taken '
+            'per round. The load average shown per section counts every '
+            'job on the machine: where it exceeds the core count, wall '
+            'times inflate and CPU times are the steadier figure. '
+            'Regenerate with `make bench` (or the command shown per '
+            'section).\n\n' +
             '\n\n'.join(sections) + '\n')
     os.makedirs(osp.dirname(osp.abspath(results_md)), exist_ok=True)
     with open(results_md, 'w') as f:

@@ -20,6 +20,26 @@ MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 
 
+def _plain_copy(proj: nn.Sequential) -> nn.Sequential:
+    """Rebuild a projector (Linear [BatchNorm1d] ReLU Linear) from torch.nn
+    layers and load its weights."""
+    layers = []
+    for m in proj:
+        if isinstance(m, nn.Linear):
+            layers.append(nn.Linear(m.in_features, m.out_features,
+                                    bias=m.bias is not None))
+        elif isinstance(m, nn.BatchNorm1d):
+            layers.append(nn.BatchNorm1d(m.num_features, eps=m.eps,
+                                         momentum=m.momentum))
+        elif isinstance(m, nn.ReLU):
+            layers.append(nn.ReLU(inplace=True))
+        else:
+            raise TypeError(f'unexpected projector layer {m!r}')
+    seq = nn.Sequential(*layers)
+    seq.load_state_dict(proj.state_dict())
+    return seq
+
+
 class _Encoder(nn.Module):
     """Backbone + pooled MLP projections: (N, 3, H, W) -> name -> (N, D)."""
 
@@ -43,14 +63,8 @@ class BareSeCo:
     """
 
     def __init__(self, model, lr=0.05, momentum=0.9, weight_decay=1e-4):
-        heads = {}
-        for name, proj in model.neck.projectors.items():
-            lin1, lin2 = proj[0], proj[2]
-            seq = nn.Sequential(nn.Linear(lin1.in_features, lin1.out_features),
-                                nn.ReLU(inplace=True),
-                                nn.Linear(lin2.in_features, lin2.out_features))
-            seq.load_state_dict(proj.state_dict())
-            heads[name] = seq
+        heads = {name: _plain_copy(proj)
+                 for name, proj in model.neck.projectors.items()}
         self.query = _Encoder(copy.deepcopy(model.backbone), heads)
         self.key = copy.deepcopy(self.query).requires_grad_(False)
         key_src = model.momentum_encoder.module  # Sequential(backbone, neck)

@@ -12,18 +12,30 @@ __all__ = ['PRESETS', 'model_cfg', 'build_model', 'make_batch',
            'make_optim_wrapper', 'mmengine_step', 'sync', 'peak_cuda_mib',
            'channels_last_inputs']
 
-# name -> (config file, crop, default CPU batch, queue_len or None = config)
+# name -> config file, view size, default CPU batch, config overrides
 PRESETS = {
-    'r18_112': dict(config='configs/seco_r18_demo.py', crop=112, batch=8),
-    'r50_224': dict(config='configs/seco_r50_kinetics.py', crop=224, batch=2),
+    # the paper's recipe (configs/seco_r50_kinetics.py) with a ResNet-18
+    'r18_112': dict(config='configs/seco_r50_kinetics.py', crop=112, batch=8,
+                    overrides={'model.backbone.depth': 18,
+                               'model.neck.in_channels': 512,
+                               'model.neck.hid_channels': 512}),
+    # the paper's recipe as configured
+    'r50_224': dict(config='configs/seco_r50_kinetics.py', crop=224, batch=2,
+                    overrides={}),
+    # exactly what `make demo` trains (configs/seco_r18_demo.py)
+    'r18_demo': dict(config='configs/seco_r18_demo.py', crop=64, batch=32,
+                     overrides={}),
 }
 
 
 def model_cfg(preset: str, queue_len: Optional[int] = None,
               key_forward: Optional[str] = None) -> dict:
-    """The ``model`` dict of the preset's config file (what users train)."""
+    """The preset's ``model`` dict, from its config file (what users train)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, PRESETS[preset]['config']))
+    spec = PRESETS[preset]
+    cfg = Config.fromfile(osp.join(ROOT, spec['config']))
+    if spec['overrides']:
+        cfg.merge_from_dict(spec['overrides'])
     model = copy.deepcopy(cfg.model.to_dict())
     if queue_len is not None:
         model['queue_len'] = queue_len

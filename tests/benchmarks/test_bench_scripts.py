@@ -108,17 +108,14 @@ def test_bench_augment_keeps_the_jitter_distribution(tmp_path):
                                     'multiview_current'}
 
 
-def _tiny_cfg():
-    from train_utils import model_cfg
-    return model_cfg('r18_112', queue_len=64)
-
-
-def test_bare_step_matches_the_plugin_step():
-    """One SGD step + EMA + enqueue: bare PyTorch == SeCo + OptimWrapper."""
+@pytest.mark.parametrize('preset', ['r18_112', 'r18_demo'])
+def test_bare_step_matches_the_plugin_step(preset):
+    """One SGD step + EMA + enqueue: bare PyTorch == SeCo + OptimWrapper
+    (r18_demo has BatchNorm in the projectors)."""
     from seco_bare import BareSeCo
     from train_utils import (build_model, make_batch, make_optim_wrapper,
-                             mmengine_step)
-    cfg = _tiny_cfg()
+                             mmengine_step, model_cfg)
+    cfg = model_cfg(preset, queue_len=64)
     batch = make_batch(2, 32, real=False)
     model = build_model(cfg)
     bare = BareSeCo(model, lr=cfg['optim']['lr'], momentum=0.9,
