@@ -20,11 +20,12 @@ custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)
 
 # exported SeCo backbone (mmaction layout); override with --cfg-options
 # model.backbone.init_cfg.checkpoint=PATH
+# (model.backbone.init_cfg=None: random-init baseline, Kaiming convs, BN 1)
 backbone_checkpoint = 'work_dirs/demo/backbone.pth'
 num_classes = 9
 crop_size = 112
 num_segments = 4
-max_epochs = 6
+max_epochs = 4
 
 model = dict(
     backbone=dict(
@@ -81,7 +82,9 @@ test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=max_epochs, val_begin=1, val_interval=max_epochs)
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0),
+    # pooled SeCo R18 features have norm ~18 here: lr 0.1 overshoots (loss
+    # > 40 in the first epoch), 0.01 is stable
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0),
     clip_grad=None)
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0,

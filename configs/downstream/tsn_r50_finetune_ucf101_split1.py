@@ -25,6 +25,7 @@ custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)
 
 # exported SeCo backbone (mmaction layout); override with --cfg-options
 # model.backbone.init_cfg.checkpoint=PATH
+# (model.backbone.init_cfg=None: random-init baseline, Kaiming convs, BN 1)
 backbone_checkpoint = 'work_dirs/seco_r50_kinetics/backbone.pth'
 num_classes = 101
 num_segments = 7

@@ -84,6 +84,25 @@ def build_probe_backbone(checkpoint: Optional[str] = None,
     return backbone, info
 
 
+def _check_list(list_file: str, data_prefix: str) -> None:
+    """Fail early, naming file and line, on a bad mmaction2 video list."""
+    if not osp.isfile(list_file):
+        raise FileNotFoundError(f'annotation list {list_file} does not exist')
+    with open(list_file) as f:
+        for num, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
+                raise ValueError(f'{list_file}:{num}: expected '
+                                 f'"<relative/path.mp4> <int label>", got '
+                                 f'{line.strip()!r}')
+            if not osp.isfile(osp.join(data_prefix, parts[0])):
+                raise FileNotFoundError(
+                    f'{list_file}:{num}: video {parts[0]!r} not found under '
+                    f'{data_prefix}')
+
+
 def build_probe_dataset(list_file: str, data_prefix: str, num_frames: int,
                         crop_size: int, resize: Optional[int] = None):
     """mmaction2 ``VideoDataset`` giving (num_frames, 3, crop, crop) uint8.
@@ -95,8 +114,7 @@ def build_probe_dataset(list_file: str, data_prefix: str, num_frames: int,
     from mmaction.datasets import VideoDataset
     from mmengine.registry import DefaultScope
 
-    if not osp.isfile(list_file):
-        raise FileNotFoundError(f'annotation list {list_file} does not exist')
+    _check_list(list_file, data_prefix)
     pipeline = [
         dict(type='DecordInit', io_backend='disk'),
         dict(type='SampleFrames', clip_len=1, frame_interval=1,

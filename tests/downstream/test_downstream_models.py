@@ -158,3 +158,19 @@ def test_resnet3d_needs_torchvision_layout(exports):
     assert 'Module not exist in the state_dict_r2d' in log
     assert not torch.allclose(model.conv1.conv.weight.sum(2),
                               query.conv1.conv.weight)
+
+
+def test_random_init_baseline_option():
+    """--cfg-options model.backbone.init_cfg=None gives mmaction2's default
+    random init (Kaiming fan-out convs, BN weight 1), no checkpoint read."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'downstream',
+                                   'tsn_r18_linear_demo.py'))
+    cfg.merge_from_dict({'model.backbone.init_cfg': None})
+    torch.manual_seed(0)
+    model = _build(cfg.model)
+    model.init_weights()  # the default checkpoint path does not exist
+    conv = model.backbone.layer3[0].conv1
+    fan_out = conv.conv.weight.shape[0] * 9
+    assert conv.conv.weight.std().item() == pytest.approx(
+        (2 / fan_out) ** 0.5, rel=0.05)
+    assert torch.equal(conv.bn.weight, torch.ones_like(conv.bn.weight))

@@ -169,6 +169,7 @@ def test_real_runner_checkpoint(tmp_path, tiny_videos):
         'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False,
         'train_dataloader.prefetch_factor': None,
+        'train_dataloader.timeout': 0,  # single-process loading
         'train_dataloader.dataset.ann_file': train_list,
         'train_dataloader.dataset.data_prefix.video': video_root,
         'train_cfg.max_epochs': 1,

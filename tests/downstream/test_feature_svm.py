@@ -89,6 +89,20 @@ def test_features_match_manual_computation(tiny_videos):
     assert info['cfg'] == dict(type='ResNet', depth=18)
 
 
+@pytest.mark.parametrize('line,error', [
+    ('class0/train_0.mp4', 'expected'),
+    ('class0/train_0.mp4 zero', 'expected'),
+    ('class0/nope.mp4 0', 'not found'),
+])
+def test_bad_list_names_line(tiny_videos, tmp_path, line, error):
+    root = tiny_videos[2]
+    path = tmp_path / 'list.txt'
+    path.write_text(f'class0/train_1.mp4 0\n{line}\n')
+    with pytest.raises((ValueError, FileNotFoundError),
+                       match=f'list.txt:2: .*{error}'):
+        build_probe_dataset(str(path), root, num_frames=2, crop_size=32)
+
+
 def test_backbone_from_checkpoint_and_errors(fake_seco_ckpt, tmp_path):
     src, query, key = fake_seco_ckpt
     m, info = build_probe_backbone(src)
