@@ -27,7 +27,8 @@ train_dataloader = dict(
     pin_memory=True,
     prefetch_factor=4,
     drop_last=True,  # equal batches on every rank (needed by shuffling BN)
-    timeout=600,  # seconds: a stuck decoder stops the run instead of hanging
+    # timeout=600 (seconds) makes a stuck decoder stop the run instead of
+    # hanging it; PyTorch allows it only with num_workers > 0.
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
