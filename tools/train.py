@@ -76,7 +76,8 @@ def merge_args(cfg, args):
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})
         cfg.auto_scale_lr.enable = True
-    randomness = cfg.get('randomness', dict())
+    randomness = dict(cfg.get('randomness') or {})
+    randomness.setdefault('seed', None)  # mmengine requires the key
     if args.seed is not None:
         randomness['seed'] = args.seed
     if args.deterministic:

@@ -43,6 +43,7 @@ def test_amp_seed_cfg_options_and_work_dir():
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
     assert cfg.randomness == dict(seed=7, deterministic=True)
+    assert _merged().randomness['seed'] == 0  # demo config's seed kept
     assert cfg.work_dir == '/tmp/wd'
     assert cfg.model.queue_len == 256
     assert cfg.train_dataloader.batch_size == 4
