@@ -4,6 +4,7 @@ import os.path as osp
 import re
 import socket
 import subprocess
+import sys
 
 import pytest
 from rel_helpers import REPO, make_bad_videos, make_clip, write_tiny_config
@@ -30,8 +31,10 @@ custom_imports = dict(imports=['seco_mm', 'rel_faults'],
 custom_hooks = [dict(type='SeCoMomentumHook', momentum=0.99, cosine=True),
                 dict(type='RelNaNLossHook', at_iter=3, rank=1)]
 ''')
+    # PYTHON: the interpreter running the tests (make does not activate the
+    # venv, so the `python` on PATH may lack torch)
     env = dict(os.environ, PYTHONPATH=HERE, OMP_NUM_THREADS='1',
-               PORT=str(_free_port()))
+               PORT=str(_free_port()), PYTHON=sys.executable)
     proc = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), cfg, '2',
          '--work-dir', str(tmp_path / 'work')], env=env, cwd=REPO,
