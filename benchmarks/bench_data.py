@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from common import (add_common_args, environment, fmt_ratio,  # noqa: E402
                     fmt_stat, interleave, markdown_table, ratio_stats, stats,
-                    worker_like_threads, write_json)
+                    recipe_view_pipeline, worker_like_threads, write_json)
 from clips import gop_info, resolve_clips  # noqa: E402
 
 # MoCo v2 (facebookresearch/moco README): ResNet-50, 200 epochs on ImageNet
@@ -152,15 +152,7 @@ def build_pipelines(path, crop, seed):
     """Full SeCo pipelines (exact / keyframe-aware) on one video."""
     from mmcv.transforms import Compose
     from mmaction.registry import TRANSFORMS
-    view_pipeline = [
-        dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
-        dict(type='Resize', scale=(crop, crop), keep_ratio=False),
-        dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
-             saturation=0.4, hue=0.1, prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2),
-        dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
-        dict(type='Flip', flip_ratio=0.5),
-    ]
+    view_pipeline = recipe_view_pipeline(crop)
 
     def make(keyframe_aware):
         pipe = Compose([TRANSFORMS.build(t) for t in [

@@ -25,20 +25,10 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 from common import (DEFAULT_OUT_DIR, add_common_args, environment,  # noqa
-                    markdown_table, stats, write_json)
+                    markdown_table, recipe_view_pipeline, stats,
+                    write_json)
 from clips import resolve_clips  # noqa: E402
 
-
-def view_pipeline(crop):
-    return [
-        dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
-        dict(type='Resize', scale=(crop, crop), keep_ratio=False),
-        dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
-             saturation=0.4, hue=0.1, prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2),
-        dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
-        dict(type='Flip', flip_ratio=0.5),
-    ]
 
 
 def write_list(paths, num_samples, out_dir=DEFAULT_OUT_DIR):
@@ -60,7 +50,7 @@ def build_dataset(ann, crop, keyframe_aware):
         type='SeCoVideoDataset', ann_file=ann, data_prefix=dict(video=''),
         pipeline=[
             dict(type='SeCoSampleFrames', keyframe_aware=keyframe_aware),
-            dict(type='SeCoMultiView', view_pipeline=view_pipeline(crop)),
+            dict(type='SeCoMultiView', view_pipeline=recipe_view_pipeline(crop)),
             dict(type='FormatShape', input_format='NCHW'),
             dict(type='PackActionInputs', algorithm_keys=('seco_order', )),
         ]))

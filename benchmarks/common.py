@@ -26,8 +26,26 @@ __all__ = [
     'ROOT', 'DEFAULT_OUT_DIR', 'Timing', 'interleave', 'stats', 'ratio_stats',
     'fmt_ms', 'fmt_stat', 'fmt_ratio', 'markdown_table', 'environment',
     'write_json', 'max_rss_mib', 'add_common_args', 'worker_like_threads',
-    'quiet_mmengine'
+    'quiet_mmengine', 'recipe_view_pipeline'
 ]
+
+RECIPE_DATA_CONFIG = osp.join(ROOT, 'configs', '_base_', 'datasets',
+                              'kinetics400_seco.py')
+
+
+def recipe_view_pipeline(crop: int) -> List[dict]:
+    """The per-view augmentation of the paper's recipe at ``crop`` px.
+
+    Read from configs/_base_/datasets/kinetics400_seco.py, so benchmarks
+    measure exactly what training uses; only the Resize scale changes.
+    """
+    from mmengine.config import Config
+    views = [v.to_dict() for v in
+             Config.fromfile(RECIPE_DATA_CONFIG).view_pipeline]
+    for view in views:
+        if view['type'] == 'Resize':
+            view['scale'] = (crop, crop)
+    return views
 
 
 class Timing:
