@@ -4,13 +4,14 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
-from mmengine.model import BaseModule
+
+from .temperature_head import TemperatureHead
 
 __all__ = ['InterFrameHead']
 
 
 @MODELS.register_module()
-class InterFrameHead(BaseModule):
+class InterFrameHead(TemperatureHead):
     """InfoNCE of the query against each key view, with a shared queue.
 
     For every key view ``v`` the logits row of sample ``i`` is
@@ -24,13 +25,6 @@ class InterFrameHead(BaseModule):
         temperature (float): softmax temperature T (0.1 in the paper).
         loss_weight (float): weight of ``loss_inter``.
     """
-
-    def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0):
-        super().__init__()
-        if temperature <= 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.temperature = temperature
-        self.loss_weight = loss_weight
 
     def loss(self, q: torch.Tensor, keys: torch.Tensor,
              queue: torch.Tensor) -> Dict[str, torch.Tensor]:

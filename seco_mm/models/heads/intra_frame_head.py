@@ -4,13 +4,14 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
-from mmengine.model import BaseModule
+
+from .temperature_head import TemperatureHead
 
 __all__ = ['IntraFrameHead']
 
 
 @MODELS.register_module()
-class IntraFrameHead(BaseModule):
+class IntraFrameHead(TemperatureHead):
     """Two-way softmax: the same-frame key against each other-frame key.
 
     Rows ``[q . k_same, q . k_x] / T`` for ``x`` in the other-frame keys,
@@ -21,13 +22,6 @@ class IntraFrameHead(BaseModule):
         temperature (float): softmax temperature T (0.1 in the paper).
         loss_weight (float): weight of ``loss_intra``.
     """
-
-    def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0):
-        super().__init__()
-        if temperature <= 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.temperature = temperature
-        self.loss_weight = loss_weight
 
     def loss(self, q: torch.Tensor, k_same: torch.Tensor,
              k_others: torch.Tensor) -> Dict[str, torch.Tensor]:
