@@ -1,4 +1,5 @@
 """A NaN/Inf loss is caught at its iteration, before the optimizer step."""
+import logging
 import os.path as osp
 
 import pytest
@@ -101,7 +102,11 @@ def test_skip_mode_leaves_weights_and_buffers_untouched(clip_dir, tmp_path):
                            after['backbone.conv1.conv.weight'])
     assert all(torch.isfinite(v).all() for v in recorder.states[4].values()
                if v.is_floating_point())
-    with open(runner.log_dir + f'/{osp.basename(runner.log_dir)}.log') as f:
+    # the file this runner's logger writes to (mmengine reuses a logger, and
+    # its file, when two runners start in the same second in one process)
+    log_file = next(h.baseFilename for h in runner.logger.handlers
+                    if isinstance(h, logging.FileHandler))
+    with open(log_file) as f:
         log = f.read()
     assert ('non-finite loss at iteration 2 (epoch 1, batch 2): '
             'loss_intra=nan; skipping this step') in log
