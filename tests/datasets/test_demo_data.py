@@ -19,8 +19,9 @@ import pytest
 from seco_mm.datasets.demo import (INSTALL_HINT, SEQUENCE_NAMES,
                                    DemoDataConfig, class_names, decode_label,
                                    find_source_dir, generate_demo_data,
-                                   load_frame_pool, render_sequence,
-                                   sample_clip)
+                                   load_frame_pool, render_clip,
+                                   render_sequence, sample_clip)
+from seco_mm.datasets.demo.action_clips import CUT_RANGE, shot_at
 from seco_mm.datasets.demo.trajectories import (CircularMotion, LinearMotion,
                                                 ZoomMotion)
 
@@ -270,12 +271,37 @@ def test_clip_motion_follows_label(pool, label):
         assert np.ptp(states[:, 3]) == 0
         assert (np.diff(states[:, 2]) > 0).all()  # approaching
         assert 1.79 < states[-1, 2] / states[0, 2] < 2.61
-    # the distractor never moves like a class motion: at most a small wobble
-    # around a point drifting with the camera pan
-    d = np.array([spec.distractor.motion(t)[:2] for t in range(48)])
-    drift = np.array(spec.background.image_velocity())
-    wobble = d - d[0] - drift * np.arange(48)[:, None]
-    assert np.abs(wobble).max() <= 2 * 2 * 0.07 * 128 + 1e-6
+    # a distractor never moves like a class motion: at most a small wobble
+    # around a point drifting with its shot's camera pan
+    for shot in spec.shots:
+        d = np.array([shot.distractor.motion(t)[:2] for t in range(48)])
+        drift = np.array(shot.background.image_velocity())
+        wobble = d - d[0] - drift * np.arange(48)[:, None]
+        assert np.abs(wobble).max() <= 2 * 2 * 0.07 * 128 + 1e-6
+
+
+def test_clip_cuts_once_to_a_new_scene_and_the_target_carries_on(pool):
+    lo, hi = CUT_RANGE
+    cuts = []
+    for i in range(12):
+        spec = sample_clip(pool, i % NUM_CLASSES,
+                           np.random.default_rng([5, i]), 128, 48)
+        first, second = spec.shots
+        assert first.start == 0 and round(lo * 48) <= second.start <= \
+            round(hi * 48)
+        cuts.append(second.start)
+        assert shot_at(spec, second.start - 1) is first
+        assert shot_at(spec, second.start) is second
+        assert shot_at(spec, 47) is second
+    assert len(set(cuts)) > 1  # the cut frame is drawn per clip
+    # rendered: the picture changes at the cut far more than between any
+    # two neighbouring frames of one shot
+    spec = sample_clip(pool, 0, np.random.default_rng([5, 0]), 128, 48)
+    frames = render_clip(spec).astype(np.float32)
+    step = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))  # (T-1,)
+    cut = spec.shots[1].start
+    assert step.argmax() == cut - 1
+    assert step[cut - 1] > 3 * np.delete(step, cut - 1).max()
 
 
 def test_source_clips_and_shots(pool):

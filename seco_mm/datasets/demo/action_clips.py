@@ -20,11 +20,20 @@ Why neither cue alone is enough:
 
 Nuisances, all drawn independently of the label, so none is a shortcut:
 
-* background: a random window onto a random real clip (``backgrounds``),
-  panning at up to 0.6 px/frame and playing the source clip underneath;
-* a distractor object with a neutral real texture (cut away from the family
-  regions), static or slowly wobbling, standing still in the panning scene,
-  of the same size range as the target, in front of the target 30% of the time;
+* two shots: the camera cuts once, at a random frame in the middle fifth of
+  the clip (``CUT_RANGE``), to a new scene; the target carries on moving
+  through the cut, the scene and the distractor are drawn anew. As in real
+  footage, the actor, not the set, is what a whole clip shares: a scene that
+  filled every frame would be the easiest cue for "same video?" (SeCo's
+  inter-frame task) and would teach an encoder to describe backgrounds,
+  which say nothing about the label;
+* background of each shot: a random window onto a random real clip
+  (``backgrounds``), panning at up to 0.6 px/frame and playing the source
+  clip underneath;
+* a distractor object per shot with a neutral real texture (cut away from the
+  family regions), static or slowly wobbling, standing still in the panning
+  scene, of the same size range as the target, in front of the target 30% of
+  the time;
 * silhouette (ellipse or rounded rectangle), aspect ratio, size, speed,
   start position, sense of rotation, shutter time (motion blur of the moving
   target), global brightness.
@@ -52,10 +61,12 @@ from .trajectories import (CLASS_MOTIONS, sample_base_size,
                            sample_class_motion, sample_distractor_motion)
 
 __all__ = [
-    'class_names', 'decode_label', 'ClipSpec', 'sample_clip', 'render_clip'
+    'class_names', 'decode_label', 'ClipSpec', 'Shot', 'sample_clip',
+    'render_clip', 'shot_at'
 ]
 
 BLUR_SAMPLES = 4
+CUT_RANGE = (0.4, 0.6)  # the camera cuts once, in this part of the clip
 
 
 def class_names() -> List[str]:
@@ -73,12 +84,19 @@ def decode_label(label: int) -> Tuple[str, str]:
 
 
 @dataclass
+class Shot:
+    """What the camera sees around the target in one shot of a clip."""
+    start: int  # first frame of the shot
+    background: PanningBackground
+    distractor: Sprite
+
+
+@dataclass
 class ClipSpec:
     """Everything random about one clip, drawn once from its generator."""
     label: int
-    background: PanningBackground
+    shots: List[Shot]
     target: Sprite
-    distractor: Sprite
     target_in_front: bool
     exposure: float  # shutter time in frames
     gain: float  # global brightness
@@ -96,24 +114,36 @@ def _sprite(texture: np.ndarray, rng: np.random.Generator, side: float,
                                motion)
 
 
-def sample_clip(pool: FramePool, label: int, rng: np.random.Generator,
-                size: int, num_frames: int) -> ClipSpec:
-    """Draw the random content of one clip of class ``label``."""
-    family, motion_kind = decode_label(label)
+def _shot(pool: FramePool, rng: np.random.Generator, size: int,
+          num_frames: int, start: int) -> Shot:
     background = sample_background(pool, rng, size, num_frames)
-    motion, side = sample_class_motion(motion_kind, rng, size, num_frames,
-                                       sample_base_size(rng, size))
-    target = _sprite(
-        sample_family_texture(pool, family, rng), rng, side, motion)
     d_motion = sample_distractor_motion(rng, size, background.image_velocity())
     distractor = _sprite(
         sample_neutral_texture(pool, rng), rng, sample_base_size(rng, size),
         d_motion)
+    return Shot(start, background, distractor)
+
+
+def shot_at(spec: 'ClipSpec', t: int) -> Shot:
+    """The shot frame ``t`` belongs to."""
+    return [s for s in spec.shots if s.start <= t][-1]
+
+
+def sample_clip(pool: FramePool, label: int, rng: np.random.Generator,
+                size: int, num_frames: int) -> ClipSpec:
+    """Draw the random content of one clip of class ``label``."""
+    family, motion_kind = decode_label(label)
+    motion, side = sample_class_motion(motion_kind, rng, size, num_frames,
+                                       sample_base_size(rng, size))
+    target = _sprite(
+        sample_family_texture(pool, family, rng), rng, side, motion)
+    lo, hi = CUT_RANGE
+    cut = int(rng.integers(round(lo * num_frames), round(hi * num_frames) + 1))
+    shots = [_shot(pool, rng, size, num_frames, start) for start in (0, cut)]
     return ClipSpec(
         label=label,
-        background=background,
+        shots=shots,
         target=target,
-        distractor=distractor,
         target_in_front=bool(rng.random() < 0.7),
         exposure=float(rng.uniform(0.3, 1.0)),
         gain=float(rng.uniform(0.85, 1.15)),
@@ -127,11 +157,12 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
     frames = np.empty((spec.num_frames, size, size, 3), np.uint8)
     shadow = max(1, int(round(0.025 * size)))
     for t in range(spec.num_frames):
+        shot = shot_at(spec, t)
         target = render_sprite(spec.target, t, size, spec.exposure,
                                BLUR_SAMPLES)
-        distractor = render_sprite(spec.distractor, t, size)
+        distractor = render_sprite(shot.distractor, t, size)
         layers = [distractor, target] if spec.target_in_front else \
             [target, distractor]
-        img = composite(spec.background.render(t), layers, shadow)
+        img = composite(shot.background.render(t), layers, shadow)
         frames[t] = np.clip(img * spec.gain + 0.5, 0, 255).astype(np.uint8)
     return frames

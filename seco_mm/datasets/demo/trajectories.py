@@ -94,7 +94,10 @@ CLASS_MOTIONS = ('linear', 'circular', 'zoom')
 
 # Object sizes (sqrt(w * h) / S) are log-uniform in this range for every
 # motion, so a single frame's object size says nothing about the motion.
-SIZE_RANGE = (0.16, 0.46)
+# Targets fill a good part of the frame (as actors do in action clips), so
+# 64-pixel views still show their texture; the range spans more than the
+# largest zoom ratio (2.6).
+SIZE_RANGE = (0.25, 0.7)
 
 
 def _random_angle(rng: np.random.Generator) -> float:
