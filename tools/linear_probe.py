@@ -8,7 +8,10 @@ One command from a SeCo checkpoint (or an exported backbone) to accuracy:
         --num-frames 8 --crop-size 112
 
 Kinetics-400 as in the paper: ``--num-frames 30 --resize 256 --crop-size 224``
-(defaults are 30 frames, centre crop 224, no resize). ``--random-init`` probes
+(defaults are 30 frames, centre crop 224, no resize, ``--pooling mean``).
+``--pooling mean+diff`` adds the mean absolute change between consecutive
+sampled frames to the frame average (the demo's protocol: its classes differ
+in how the target moves, which a frame average cannot show). ``--random-init`` probes
 a randomly initialised ResNet (``--depth``, ``--seed``) instead of a
 checkpoint. ``--compare-random`` exports the SeCo backbone, then probes it and
 random-init baselines (``--seeds``) side by side and writes one JSON.
@@ -21,7 +24,8 @@ import json
 import sys
 
 import seco_mm  # noqa: F401  (compat fixes before mmaction.models)
-from seco_mm.evaluation.feature_svm import (STANDARDIZE, build_probe_backbone,
+from seco_mm.evaluation.feature_svm import (POOLINGS, STANDARDIZE,
+                                            build_probe_backbone,
                                             compare_with_random, run_probe,
                                             summary_table)
 from seco_mm.models.utils.export import SeCoCheckpointError
@@ -60,6 +64,10 @@ def parse_args(argv=None):
     p.add_argument('--C', type=float, default=1.0, help='SVM C')
     p.add_argument('--standardize', choices=STANDARDIZE, default='none',
                    help='feature scaling before the SVM (train statistics)')
+    p.add_argument('--pooling', choices=POOLINGS, default='mean',
+                   help="per-video feature: 'mean' over frames (the paper's "
+                   "protocol) or 'mean+diff' (also the mean absolute change "
+                   'between consecutive sampled frames)')
     p.add_argument('--videos-per-batch', type=int, default=4)
     p.add_argument('--num-workers', type=int, default=0,
                    help='DataLoader workers decoding videos')
@@ -79,7 +87,7 @@ def main(argv=None) -> int:
     probe_kwargs = dict(
         num_frames=args.num_frames, crop_size=args.crop_size,
         resize=args.resize, C=args.C, standardize=args.standardize,
-        videos_per_batch=args.videos_per_batch, num_workers=args.num_workers,
+        pooling=args.pooling, videos_per_batch=args.videos_per_batch, num_workers=args.num_workers,
         out_json=args.out)
     data = (args.train_list, args.val_list, args.data_prefix, args.work_dir)
     try:

@@ -6,6 +6,8 @@ frames, centre crop (224), the globally average-pooled last-stage feature of
 each frame (2048-d for R50, 512-d for R18), averaged over the frames; then an
 L2-regularised L2-loss (squared hinge) linear SVM with C = 1 (liblinear,
 primal, one-vs-rest) is trained on the train list and scored on the val list.
+That is ``pooling='mean'``; ``pooling='mean+diff'`` (see :func:`temporal_pool`)
+is a second, motion-aware descriptor for data whose classes differ in motion.
 
 Frames are read with mmaction2's own pipeline (``VideoDataset``,
 ``DecordInit`` / ``SampleFrames(test_mode=True)`` / ``DecordDecode``: only the
@@ -25,13 +27,19 @@ import torch.nn as nn
 
 __all__ = [
     'MEAN', 'STD', 'build_probe_backbone', 'build_probe_dataset',
-    'extract_features', 'mean_class_accuracy', 'fit_and_evaluate',
+    'extract_features', 'temporal_pool', 'mean_class_accuracy', 'fit_and_evaluate',
     'probe_protocol', 'run_probe', 'summary_table', 'compare_with_random'
 ]
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 STANDARDIZE = ('none', 'zscore', 'l2')
+POOLINGS = ('mean', 'mean+diff')
+_POOLING_TEXT = {
+    'mean': 'averaged over frames',
+    'mean+diff': 'averaged over frames, concatenated with the mean absolute '
+                 'difference of consecutive sampled frames (2x the dim)',
+}
 
 
 def build_probe_backbone(checkpoint: Optional[str] = None,
@@ -142,22 +150,47 @@ def _collate(batch: List[dict]) -> Tuple[torch.Tensor, np.ndarray]:
 
 @torch.no_grad()
 def _video_features(backbone: nn.Module, frames: torch.Tensor) -> torch.Tensor:
-    """frames: (B, T, 3, S, S) float normalised -> (B, C) frame-averaged."""
+    """frames: (B, T, 3, S, S) float normalised -> (B, T, C) pooled per frame."""
     b, t = frames.shape[:2]
     out = backbone(frames.flatten(0, 1))
     if isinstance(out, (tuple, list)):
         out = out[-1]
     pooled = out.mean(dim=(2, 3))  # (B*T, C): global average pool
-    return pooled.view(b, t, -1).mean(dim=1)
+    return pooled.view(b, t, -1)
+
+
+def temporal_pool(frame_feats: np.ndarray, pooling: str = 'mean') -> np.ndarray:
+    """Per-video descriptor from per-frame features.
+
+    Args:
+        frame_feats: (N, T, C) pooled features of T uniformly spaced frames.
+        pooling: ``'mean'``: (N, C), the frame average (the paper's linear
+            protocol); ``'mean+diff'``: (N, 2C), the frame average next to
+            the mean absolute change between consecutive sampled frames,
+            ``mean_t |f[t+1] - f[t]|``, so a linear classifier can also see
+            how much, and in which feature channels, a video changes in time.
+    """
+    if frame_feats.ndim != 3:
+        raise ValueError(f'expected (N, T, C) frame features, got shape '
+                         f'{frame_feats.shape}')
+    if pooling == 'mean':
+        return frame_feats.mean(axis=1)
+    if pooling == 'mean+diff':
+        if frame_feats.shape[1] < 2:
+            raise ValueError("pooling 'mean+diff' needs at least 2 frames "
+                             'per video')
+        change = np.abs(np.diff(frame_feats, axis=1)).mean(axis=1)
+        return np.concatenate([frame_feats.mean(axis=1), change], axis=1)
+    raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
 
 
 def extract_features(backbones: Dict[str, nn.Module], dataset,
                      videos_per_batch: int = 4, num_workers: int = 0
                      ) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
-    """Frame-averaged pooled features of every video for every backbone.
+    """Pooled features of every frame of every video, for every backbone.
 
     Returns:
-        tuple: ({name: (N, C) float32}, labels (N,) int64).
+        tuple: ({name: (N, T, C) float32}, labels (N,) int64).
     """
     from mmengine.utils import ProgressBar
 
@@ -229,7 +262,7 @@ def fit_and_evaluate(train_x: np.ndarray, train_y: np.ndarray,
 
 
 def probe_protocol(num_frames, crop_size, resize, feature_dim, C,
-                   standardize) -> dict:
+                   standardize, pooling='mean') -> dict:
     """The exact protocol, as written into the result JSON."""
     return dict(
         frames_per_video=num_frames,
@@ -237,8 +270,9 @@ def probe_protocol(num_frames, crop_size, resize, feature_dim, C,
                        'segments (mmaction2 SampleFrames test_mode)',
         resize_short_side=resize, crop=f'centre {crop_size}x{crop_size}',
         normalisation=dict(mean=MEAN, std=STD, space='RGB 0-255'),
-        feature=f'{feature_dim}-d global average pool of the last ResNet '
-                'stage, backbone in eval mode, averaged over frames',
+        feature=f'global average pool of the last ResNet stage, backbone in '
+                f'eval mode, {_POOLING_TEXT[pooling]}',
+        pooling=pooling,
         feature_dim=feature_dim,
         classifier='sklearn LinearSVC (liblinear): L2-regularised, L2-loss '
                    '(squared hinge), primal (dual=False), one-vs-rest',
@@ -259,9 +293,13 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
               train_list: str, val_list: str, data_prefix: str, work_dir: str,
               num_frames: int = 30, crop_size: int = 224,
               resize: Optional[int] = None, C: float = 1.0,
-              standardize: str = 'none', videos_per_batch: int = 4,
-              num_workers: int = 0, out_json: Optional[str] = None) -> dict:
+              standardize: str = 'none', pooling: str = 'mean',
+              videos_per_batch: int = 4, num_workers: int = 0,
+              out_json: Optional[str] = None) -> dict:
     """Probe one or more backbones; cache features as .npy; write JSON.
+
+    Per-frame features (N, T, C) are cached, so probing the same backbones
+    with another ``pooling`` (see :func:`temporal_pool`) decodes nothing.
 
     Args:
         backbones: ``{name: (module, info)}`` from :func:`build_probe_backbone`.
@@ -269,6 +307,9 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
     Returns:
         dict: ``{'protocol': ..., 'results': {name: metrics + backbone}}``.
     """
+    if pooling not in POOLINGS:
+        raise ValueError(f'pooling must be one of {POOLINGS}, got '
+                         f'{pooling!r}')
     os.makedirs(work_dir, exist_ok=True)
     data_cfg = (data_prefix, num_frames, crop_size, resize)
     feats, y = {name: {} for name in backbones}, {}
@@ -282,7 +323,8 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
             key = _fingerprint(info.get('source'),
                                json.dumps(info, sort_keys=True, default=str),
                                list_file, *data_cfg)
-            paths[name] = osp.join(work_dir, f'feats_{name}_{split}_{key}.npy')
+            paths[name] = osp.join(work_dir,
+                                   f'frame_feats_{name}_{split}_{key}.npy')
             if not osp.isfile(paths[name]):
                 todo[name] = module
         if todo:
@@ -300,7 +342,7 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
 
     results, dims = {}, set()
     for name, (_, info) in backbones.items():
-        f = feats[name]
+        f = {k: temporal_pool(v, pooling) for k, v in feats[name].items()}
         dims.add(f['train'].shape[1])
         metrics = fit_and_evaluate(f['train'], y['train'], f['val'], y['val'],
                                    C=C, standardize=standardize)
@@ -308,7 +350,7 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
     report = dict(
         protocol=dict(probe_protocol(num_frames, crop_size, resize,
                                      dims.pop() if len(dims) == 1 else
-                                     sorted(dims), C, standardize),
+                                     sorted(dims), C, standardize, pooling),
                       train_list=osp.abspath(train_list),
                       val_list=osp.abspath(val_list),
                       data_prefix=osp.abspath(data_prefix),

@@ -13,7 +13,8 @@ from seco_mm.evaluation.feature_svm import (MEAN, STD, build_probe_backbone,
                                             compare_with_random,
                                             extract_features,
                                             fit_and_evaluate,
-                                            mean_class_accuracy, run_probe)
+                                            mean_class_accuracy, run_probe,
+                                            temporal_pool)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -64,8 +65,8 @@ def test_svm_counts_errors_exactly():
 
 
 def test_features_match_manual_computation(tiny_videos):
-    """Features = mean over uniformly spaced centre-cropped frames of the
-    pooled backbone output, recomputed here with decord + numpy."""
+    """Features = the pooled backbone output of each uniformly spaced
+    centre-cropped frame, recomputed here with decord + numpy."""
     import decord
     train_list, _, root = tiny_videos
     backbone, info = build_probe_backbone(None, depth=18, seed=3)
@@ -73,7 +74,7 @@ def test_features_match_manual_computation(tiny_videos):
                                   crop_size=48)
     feats, labels = extract_features({'r': backbone}, dataset,
                                      videos_per_batch=2)
-    assert feats['r'].shape == (len(dataset), 512) and labels[0] == 0
+    assert feats['r'].shape == (len(dataset), 3, 512) and labels[0] == 0
     rel = open(train_list).readline().split()[0]
     vr = decord.VideoReader(osp.join(root, rel))
     n = len(vr)
@@ -84,7 +85,7 @@ def test_features_match_manual_computation(tiny_videos):
     x = (frames[:, top:top + 48, left:left + 48] - MEAN) / STD
     x = torch.from_numpy(x).permute(0, 3, 1, 2).float()
     with torch.no_grad():
-        ref = backbone(x).mean(dim=(2, 3)).mean(0).numpy()
+        ref = backbone(x).mean(dim=(2, 3)).numpy()  # (3, 512)
     np.testing.assert_allclose(feats['r'][0], ref, rtol=1e-4, atol=1e-5)
     assert info['cfg'] == dict(type='ResNet', depth=18)
 
@@ -134,7 +135,7 @@ def test_run_probe_writes_json_and_caches(fake_seco_ckpt, tiny_videos,
     assert 0 <= r['top1'] <= 1 and 0 <= r['mean_class_acc'] <= 1
     cached = sorted(f for f in os.listdir(tmp_path) if f.endswith('.npy'))
     assert len(cached) == 2
-    assert np.load(osp.join(tmp_path, cached[0])).shape == (18, 512)
+    assert np.load(osp.join(tmp_path, cached[0])).shape == (18, 2, 512)
     mtimes = {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns for f in cached}
     again = run_probe(backbones, train_list, val_list, root, str(tmp_path),
                       **kw)
@@ -145,6 +146,37 @@ def test_run_probe_writes_json_and_caches(fake_seco_ckpt, tiny_videos,
     run_probe(backbones, train_list, val_list, root, str(tmp_path),
               num_frames=3, crop_size=32)
     assert len([f for f in os.listdir(tmp_path) if f.endswith('.npy')]) == 4
+    # another pooling reuses the cached frame features: same files, new dim
+    diff = run_probe(backbones, train_list, val_list, root, str(tmp_path),
+                     pooling='mean+diff', **kw)
+    assert {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns
+            for f in cached} == mtimes
+    assert diff['protocol']['feature_dim'] == 1024
+    assert diff['protocol']['pooling'] == 'mean+diff'
+    with pytest.raises(ValueError, match='pooling'):
+        run_probe(backbones, train_list, val_list, root, str(tmp_path),
+                  pooling='max', **kw)
+
+
+def test_temporal_pool_matches_numpy_loops():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 5, 3)).astype(np.float32)  # (N, T, C)
+    np.testing.assert_allclose(temporal_pool(x, 'mean'), x.mean(1),
+                               rtol=1e-6)
+    out = temporal_pool(x, 'mean+diff')
+    assert out.shape == (4, 6)
+    for n in range(4):
+        change = sum(abs(x[n, t + 1] - x[n, t]) for t in range(4)) / 4
+        np.testing.assert_allclose(out[n, :3], x[n].mean(0), rtol=1e-5)
+        np.testing.assert_allclose(out[n, 3:], change, rtol=1e-5)
+    # a static video has zero change; a video whose frames differ does not
+    static = np.repeat(x[:, :1], 5, axis=1)
+    assert np.all(temporal_pool(static, 'mean+diff')[:, 3:] == 0)
+    assert np.all(out[:, 3:] > 0)
+    with pytest.raises(ValueError, match='2 frames'):
+        temporal_pool(x[:, :1], 'mean+diff')
+    with pytest.raises(ValueError, match=r'\(N, T, C\)'):
+        temporal_pool(x[0], 'mean')
 
 
 def test_compare_with_random(fake_seco_ckpt, tiny_videos, tmp_path):
@@ -164,7 +196,7 @@ def test_compare_with_random(fake_seco_ckpt, tiny_videos, tmp_path):
         saved['results']['seco']['top1'] - np.mean(tops))
     # different seeds give different random backbones (features differ)
     feats = sorted(f for f in os.listdir(tmp_path)
-                   if f.startswith('feats_random') and '_train_' in f)
+                   if f.startswith('frame_feats_random') and '_train_' in f)
     a, b = (np.load(osp.join(tmp_path, f)) for f in feats)
     assert not np.allclose(a, b)
 
