@@ -7,11 +7,16 @@ its progress shows as it works):
   1. demo data       tools/make_demo_data.py --out DATA --seed 0
   2. pretraining     tools/train.py configs/seco_r18_demo.py --resume
   3. export          tools/export_backbone.py CKPT WORK/seco_r18_backbone.pth
-  4. linear probe    tools/linear_probe.py --compare-random (SeCo vs random)
+  4. linear probe    tools/linear_probe.py --compare-random (SeCo vs random),
+                     twice on the same cached frame features: the demo's
+                     protocol (--pooling mean+diff --standardize zscore) and
+                     the paper's (--pooling mean)
   5. tracking        tools/eval_tracking.py ... (SeCo vs random init), the
                      SiamFC adaptation trained on held-out sequences
                      rendered from another seed (DATA_track_train)
-  6. summary table   printed and written to WORK/summary.json
+  6. summary         per-epoch means of the three pretraining losses (epoch
+                     2, peak, last) and the probe/tracking table, printed
+                     and written to WORK/summary.json
 
 Re-running is cheap: existing data is kept, pretraining resumes from its
 last checkpoint (and does nothing if finished), probe features are cached.
@@ -24,8 +29,18 @@ import subprocess
 import sys
 import time
 
+from seco_mm.evaluation.training_curves import (SECO_LOSSES, load_scalars,
+                                                loss_trend)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CONFIG = 'configs/seco_r18_demo.py'
+# probe protocols, both on frozen features of 8 uniformly spaced frames:
+# title -> (--pooling, --standardize, result file)
+PROBE_PROTOCOLS = {
+    'demo (mean+diff, z-score)': ('mean+diff', 'zscore',
+                                  'linear_probe_demo.json'),
+    "paper (frame mean)": ('mean', 'none', 'linear_probe_paper.json'),
+}
 TRACKING_CONFIG = 'configs/tracking/siamfc_r18_demo.py'
 
 
@@ -64,11 +79,13 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
-def summary_rows(probe, tracking):
-    """Table rows (backbone, probe top-1, mean class acc, AUC, prec@20)."""
-    rand = probe['random_over_seeds']
-    seco = probe['results']['seco']
-    rows = [('backbone', 'probe top-1 (%)', 'probe mean-class (%)',
+def summary_rows(probes, tracking):
+    """Table rows: backbone, probe top-1 per protocol, tracking AUC / prec.
+
+    Args:
+        probes: ``{protocol title: linear_probe_compare.json dict}``.
+    """
+    rows = [('backbone', *[f'probe top-1 (%), {t}' for t in probes],
              'tracking AUC / prec@20 (trained head)',
              'tracking AUC / prec@20 (untrained head)')]
 
@@ -80,19 +97,31 @@ def summary_rows(probe, tracking):
         return (f"{m['success']:.1f} / {m['precision']:.1f}",
                 f"{u['success']:.1f} / {u['precision']:.1f}" if u else '-')
 
-    rows.append(('SeCo (demo pretraining)', f"{100 * seco['top1']:.1f}",
-                 f"{100 * seco['mean_class_acc']:.1f}", *track('seco')))
-    n = len(rand['seeds'])
-    rows.append((f'random init ({n} seeds, mean+-std)',
-                 f"{100 * rand['top1']['mean']:.1f} +- "
-                 f"{100 * rand['top1']['std']:.1f}",
-                 f"{100 * rand['mean_class_acc']['mean']:.1f} +- "
-                 f"{100 * rand['mean_class_acc']['std']:.1f}",
+    seco = [f"{100 * p['results']['seco']['top1']:.1f}"
+            for p in probes.values()]
+    rows.append(('SeCo (demo pretraining)', *seco, *track('seco')))
+    rand = [p['random_over_seeds'] for p in probes.values()]
+    n = len(rand[0]['seeds'])
+    rows.append((f'random init ({n} seeds, mean +- std)',
+                 *[f"{100 * r['top1']['mean']:.1f} +- "
+                   f"{100 * r['top1']['std']:.1f}" for r in rand],
                  *track('random')))
     if 'random' in tracking:
         b = tracking['random']['static_box_baseline']
-        rows.append(('static box (never moves)', '-', '-',
+        rows.append(('static box (never moves)', *['-'] * len(probes),
                      f"{b['success']:.1f} / {b['precision']:.1f}", '-'))
+    return rows
+
+
+def loss_rows(trend):
+    """Table rows: each SeCo loss in the reference epoch, its peak, last."""
+    e = trend['epochs']
+    rows = [('pretraining loss', f"epoch {e['reference']}", 'peak',
+             f"epoch {e['last']}", 'decreased')]
+    for k in SECO_LOSSES:
+        t = trend[k]
+        rows.append((k, f"{t['reference']:.3f}", f"{t['peak']:.3f}",
+                     f"{t['last']:.3f}", 'yes' if t['decreased'] else 'NO'))
     return rows
 
 
@@ -127,14 +156,20 @@ def main(argv=None):
         'tools/export_backbone.py', last_checkpoint(pre_dir), backbone])
 
     probe_dir = osp.join(work, 'linear_probe')
-    times['probe'] = run('4/5 linear probe: SeCo vs random init', [
-        'tools/linear_probe.py', '--checkpoint', backbone, '--compare-random',
-        '--seeds', *map(str, args.probe_seeds), '--depth', '18',
-        '--train-list', f'{data}/train.txt', '--val-list', f'{data}/val.txt',
-        '--data-prefix', f'{data}/videos', '--work-dir', probe_dir,
-        '--num-frames', '8', '--resize', '72', '--crop-size', '64'])
-    with open(osp.join(probe_dir, 'linear_probe_compare.json')) as f:
-        probe = json.load(f)
+    probes = {}
+    for title, (pooling, standardize, out_name) in PROBE_PROTOCOLS.items():
+        out = osp.join(probe_dir, out_name)
+        times[f'probe_{pooling}'] = run(
+            f'4/5 linear probe ({title}): SeCo vs random init', [
+                'tools/linear_probe.py', '--checkpoint', backbone,
+                '--compare-random', '--seeds', *map(str, args.probe_seeds),
+                '--depth', '18', '--train-list', f'{data}/train.txt',
+                '--val-list', f'{data}/val.txt', '--data-prefix',
+                f'{data}/videos', '--work-dir', probe_dir, '--num-frames',
+                '8', '--resize', '72', '--crop-size', '64', '--pooling',
+                pooling, '--standardize', standardize, '--out', out])
+        with open(out) as f:
+            probes[title] = json.load(f)
 
     tracking = {}
     if not args.skip_tracking:
@@ -158,10 +193,14 @@ def main(argv=None):
             with open(osp.join(out_dir, 'tracking_results.json')) as f:
                 tracking[name] = json.load(f)
 
-    rows = summary_rows(probe, tracking)
-    table = format_table(rows)
-    summary = dict(table=rows, seconds=times, probe_protocol=probe.get(
-        'protocol'), probe=probe, tracking=tracking,
+    trend = loss_trend(load_scalars(pre_dir))
+    rows, losses = summary_rows(probes, tracking), loss_rows(trend)
+    table = format_table(losses) + '\n\n' + format_table(rows)
+    summary = dict(table=rows, losses=trend, seconds=times, probe={
+        title: dict(protocol=p.get('protocol'), results=p['results'],
+                    random_over_seeds=p['random_over_seeds'],
+                    seco_minus_random_top1=p['seco_minus_random_top1'])
+        for title, p in probes.items()}, tracking=tracking,
         plots=[osp.join(work, 'tracking_random', p) for p in
                ('success_plot.png', 'precision_plot.png')]
         if tracking else [])
