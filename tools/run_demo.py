@@ -80,12 +80,14 @@ def last_checkpoint(work_dir):
 
 
 def summary_rows(probes, tracking):
-    """Table rows: backbone, probe top-1 per protocol, tracking AUC / prec.
+    """Table rows: backbone, probe top-1 / mean class accuracy per protocol,
+    tracking AUC / precision.
 
     Args:
         probes: ``{protocol title: linear_probe_compare.json dict}``.
     """
-    rows = [('backbone', *[f'probe top-1 (%), {t}' for t in probes],
+    rows = [('backbone',
+             *[f'probe top-1 / mean-class (%), {t}' for t in probes],
              'tracking AUC / prec@20 (trained head)',
              'tracking AUC / prec@20 (untrained head)')]
 
@@ -97,15 +99,20 @@ def summary_rows(probes, tracking):
         return (f"{m['success']:.1f} / {m['precision']:.1f}",
                 f"{u['success']:.1f} / {u['precision']:.1f}" if u else '-')
 
-    seco = [f"{100 * p['results']['seco']['top1']:.1f}"
-            for p in probes.values()]
-    rows.append(('SeCo (demo pretraining)', *seco, *track('seco')))
-    rand = [p['random_over_seeds'] for p in probes.values()]
-    n = len(rand[0]['seeds'])
+    def seco(p):
+        r = p['results']['seco']
+        return f"{100 * r['top1']:.1f} / {100 * r['mean_class_acc']:.1f}"
+
+    def rand(p):
+        t, m = (p['random_over_seeds'][k] for k in ('top1', 'mean_class_acc'))
+        return (f"{100 * t['mean']:.1f} +- {100 * t['std']:.1f} / "
+                f"{100 * m['mean']:.1f} +- {100 * m['std']:.1f}")
+
+    rows.append(('SeCo (demo pretraining)', *map(seco, probes.values()),
+                 *track('seco')))
+    n = len(next(iter(probes.values()))['random_over_seeds']['seeds'])
     rows.append((f'random init ({n} seeds, mean +- std)',
-                 *[f"{100 * r['top1']['mean']:.1f} +- "
-                   f"{100 * r['top1']['std']:.1f}" for r in rand],
-                 *track('random')))
+                 *map(rand, probes.values()), *track('random')))
     if 'random' in tracking:
         b = tracking['random']['static_box_baseline']
         rows.append(('static box (never moves)', *['-'] * len(probes),

@@ -1,0 +1,62 @@
+"""tools/run_demo.py: the summary tables it prints from the steps' JSON."""
+import importlib.util
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'run_demo', osp.join(ROOT, 'tools', 'run_demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _probe(seco, seco_mc, randoms):
+    n = len(randoms)
+    mean = sum(randoms) / n
+    std = (sum((r - mean)**2 for r in randoms) / n)**0.5
+    agg = dict(mean=mean, std=std, min=min(randoms), max=max(randoms))
+    return dict(results=dict(seco=dict(top1=seco, mean_class_acc=seco_mc)),
+                random_over_seeds=dict(seeds=list(range(n)), top1=agg,
+                                       mean_class_acc=agg))
+
+
+def test_probe_rows_show_both_protocols_with_mean_class_accuracy():
+    tool = _tool()
+    probes = {'demo': _probe(0.472, 0.471, [0.345, 0.294, 0.306]),
+              'paper': _probe(0.302, 0.305, [0.349, 0.302, 0.278])}
+    tracking = {
+        name: dict(metrics=dict(success=s, precision=p),
+                   untrained=dict(metrics=dict(success=s / 2,
+                                               precision=p / 2)),
+                   static_box_baseline=dict(success=11.4, precision=27.2))
+        for name, s, p in (('seco', 33.6, 58.4), ('random', 31.1, 54.4))
+    }
+    rows = tool.summary_rows(probes, tracking)
+    assert rows[0][1:3] == ('probe top-1 / mean-class (%), demo',
+                            'probe top-1 / mean-class (%), paper')
+    assert rows[1] == ('SeCo (demo pretraining)', '47.2 / 47.1', '30.2 / 30.5',
+                       '33.6 / 58.4', '16.8 / 29.2')
+    assert rows[2][0] == 'random init (3 seeds, mean +- std)'
+    assert rows[2][1] == '31.5 +- 2.2 / 31.5 +- 2.2'
+    assert rows[3] == ('static box (never moves)', '-', '-', '11.4 / 27.2',
+                       '-')
+    # no tracking run (--skip-tracking): dashes, no static-box row
+    assert tool.summary_rows(probes, {})[1][3:] == ('-', '-')
+    assert len(tool.summary_rows(probes, {})) == 3
+
+
+def test_loss_rows_flag_a_loss_that_did_not_fall():
+    tool = _tool()
+    trend = {k: dict(reference=1.0, peak=1.2, last=0.8, decreased=True)
+             for k in ('loss', 'loss_inter', 'loss_intra')}
+    trend['loss_order'] = dict(reference=0.693, peak=0.70, last=0.693,
+                               decreased=False)
+    trend['epochs'] = dict(reference=2, last=30)
+    rows = tool.loss_rows(trend)
+    assert rows[0] == ('pretraining loss', 'epoch 2', 'peak', 'epoch 30',
+                       'decreased')
+    assert rows[2] == ('loss_inter', '1.000', '1.200', '0.800', 'yes')
+    assert rows[4] == ('loss_order', '0.693', '0.700', '0.693', 'NO')
