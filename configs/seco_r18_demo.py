@@ -3,7 +3,7 @@
 # 30 epochs (270 iterations). Used by `make demo`.
 #
 # Deviations from the paper, each for the demo's scale only (measured on the
-# demo set; README "Demo pretraining"):
+# demo set; README, "The two commands"):
 # - views: random resized crop (scale 0.2-1, as the paper) and flip only. With
 #   the paper's colour jitter, grayscale and blur added, loss_inter does not
 #   leave MoCo's plateau log(1 + K) in a few hundred iterations from scratch
