@@ -11,9 +11,9 @@ Kinetics-400 as in the paper: ``--num-frames 30 --resize 256 --crop-size 224``
 (defaults are 30 frames, centre crop 224, no resize, ``--pooling mean``).
 ``--pooling mean+diff`` adds the mean absolute change between consecutive
 sampled frames to the frame average (the demo's protocol: its classes differ
-in how the target moves, which a frame average cannot show). ``--random-init`` probes
-a randomly initialised ResNet (``--depth``, ``--seed``) instead of a
-checkpoint. ``--compare-random`` exports the SeCo backbone, then probes it and
+in how the target moves, which a frame average cannot show).
+``--random-init`` probes a randomly initialised ResNet (``--depth``,
+``--seed``) instead of a checkpoint. ``--compare-random`` exports the SeCo backbone, then probes it and
 random-init baselines (``--seeds``) side by side and writes one JSON.
 Features are cached as .npy in the work dir; results go to
 ``WORK_DIR/linear_probe.json`` (``linear_probe_compare.json`` with
@@ -87,8 +87,8 @@ def main(argv=None) -> int:
     probe_kwargs = dict(
         num_frames=args.num_frames, crop_size=args.crop_size,
         resize=args.resize, C=args.C, standardize=args.standardize,
-        pooling=args.pooling, videos_per_batch=args.videos_per_batch, num_workers=args.num_workers,
-        out_json=args.out)
+        pooling=args.pooling, videos_per_batch=args.videos_per_batch,
+        num_workers=args.num_workers, out_json=args.out)
     data = (args.train_list, args.val_list, args.data_prefix, args.work_dir)
     try:
         if args.compare_random:

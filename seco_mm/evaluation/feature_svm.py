@@ -27,8 +27,9 @@ import torch.nn as nn
 
 __all__ = [
     'MEAN', 'STD', 'build_probe_backbone', 'build_probe_dataset',
-    'extract_features', 'temporal_pool', 'mean_class_accuracy', 'fit_and_evaluate',
-    'probe_protocol', 'run_probe', 'summary_table', 'compare_with_random'
+    'extract_features', 'temporal_pool', 'mean_class_accuracy',
+    'fit_and_evaluate', 'probe_protocol', 'run_probe', 'summary_table',
+    'compare_with_random'
 ]
 
 MEAN = (123.675, 116.28, 103.53)
@@ -150,7 +151,7 @@ def _collate(batch: List[dict]) -> Tuple[torch.Tensor, np.ndarray]:
 
 @torch.no_grad()
 def _video_features(backbone: nn.Module, frames: torch.Tensor) -> torch.Tensor:
-    """frames: (B, T, 3, S, S) float normalised -> (B, T, C) pooled per frame."""
+    """frames: (B, T, 3, S, S) float normalised -> (B, T, C) pooled."""
     b, t = frames.shape[:2]
     out = backbone(frames.flatten(0, 1))
     if isinstance(out, (tuple, list)):
@@ -159,7 +160,8 @@ def _video_features(backbone: nn.Module, frames: torch.Tensor) -> torch.Tensor:
     return pooled.view(b, t, -1)
 
 
-def temporal_pool(frame_feats: np.ndarray, pooling: str = 'mean') -> np.ndarray:
+def temporal_pool(frame_feats: np.ndarray,
+                  pooling: str = 'mean') -> np.ndarray:
     """Per-video descriptor from per-frame features.
 
     Args:
