@@ -5,9 +5,10 @@
 # Deviations from the paper, each for the demo's scale only (measured on the
 # demo set; README, "The two commands"):
 # - views: random resized crop (scale 0.2-1, as the paper) and flip only. With
-#   the paper's colour jitter, grayscale and blur added, loss_inter does not
-#   leave MoCo's plateau log(1 + K) in a few hundred iterations from scratch
-#   (5.45-5.50 after 20 epochs, vs 4.87 without them);
+#   the paper's colour jitter, grayscale and blur (sigma scaled to 64 px)
+#   added, loss_inter stays near MoCo's plateau log(1 + K) = 5.55 in a few
+#   hundred iterations from scratch (5.46 after 20 epochs, vs 4.81 without
+#   them), and its features probe at random-init level (README);
 # - queue 256: fewer keys than one epoch produces (306 clips x 3 views), so a
 #   query's own video is rarely among its negatives;
 # - hidden BatchNorm in the projectors (model.neck.hidden_norm): removes the
