@@ -124,7 +124,7 @@ def _shot(pool: FramePool, rng: np.random.Generator, size: int,
     return Shot(start, background, distractor)
 
 
-def shot_at(spec: 'ClipSpec', t: int) -> Shot:
+def shot_at(spec: ClipSpec, t: int) -> Shot:
     """The shot frame ``t`` belongs to."""
     return [s for s in spec.shots if s.start <= t][-1]
 
