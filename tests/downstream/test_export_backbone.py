@@ -1,5 +1,4 @@
 """tools/export_backbone.py and seco_mm.models.utils.export."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,16 +8,10 @@ from seco_mm.models.utils.export import (SeCoCheckpointError, export_backbone,
                                          infer_resnet_cfg, load_seco_checkpoint,
                                          read_backbone_state,
                                          to_torchvision_names)
+from tests.conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_export_round_trip(fake_seco_ckpt, tmp_path):
@@ -136,7 +129,7 @@ def test_refuses_non_seco(bad_files, tmp_path, kind, message, capsys):
         load_seco_checkpoint(path)
     assert path in str(err.value)
     out = str(tmp_path / 'out.pth')
-    assert _tool('export_backbone').main([path, out]) == 2
+    assert load_tool('export_backbone').main([path, out]) == 2
     assert not osp.exists(out)
     stderr = capsys.readouterr().err
     assert 'not a SeCo checkpoint' in stderr or 'cannot be read' in stderr \
@@ -147,7 +140,7 @@ def test_refuses_non_seco(bad_files, tmp_path, kind, message, capsys):
 def test_cli(fake_seco_ckpt, tmp_path, capsys):
     src, query, key = fake_seco_ckpt
     out = str(tmp_path / 'sub' / 'k.pth')
-    assert _tool('export_backbone').main([src, out, '--key-encoder']) == 0
+    assert load_tool('export_backbone').main([src, out, '--key-encoder']) == 0
     assert 'key backbone' in capsys.readouterr().out
     state = torch.load(out)['state_dict']
     assert torch.equal(state['backbone.conv1.conv.weight'],

@@ -1,5 +1,4 @@
 """The paper's linear protocol: features, SVM, caching, CLI, compare-random."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,16 +14,7 @@ from seco_mm.evaluation.feature_svm import (MEAN, STD, build_probe_backbone,
                                             fit_and_evaluate,
                                             mean_class_accuracy, run_probe,
                                             temporal_pool)
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _probe_tool():
-    spec = importlib.util.spec_from_file_location(
-        'linear_probe_tool', osp.join(ROOT, 'tools', 'linear_probe.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_tool
 
 
 def test_mean_class_accuracy_by_hand():
@@ -203,7 +193,7 @@ def test_compare_with_random(fake_seco_ckpt, tiny_videos, tmp_path):
 
 def test_cli(tiny_videos, tmp_path, capsys):
     train_list, val_list, root = tiny_videos
-    tool = _probe_tool()
+    tool = load_tool('linear_probe')
     args = ['--train-list', train_list, '--val-list', val_list,
             '--data-prefix', root, '--work-dir', str(tmp_path),
             '--num-frames', '2', '--crop-size', '32']

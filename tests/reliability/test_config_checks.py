@@ -1,5 +1,4 @@
 """Impossible configs are rejected before training, naming the key."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,6 +9,7 @@ from rel_helpers import REPO, build_runner, write_tiny_config
 from seco_mm.engine.config_checks import (ConfigError,
                                           check_batch_fits_dataset,
                                           check_train_config)
+from tests.conftest import load_tool
 
 # (override, full key, text the component's own check raises at Runner build)
 BAD_VALUES = [
@@ -92,10 +92,7 @@ def test_batch_larger_than_dataset_with_drop_last(tiny_cfg, monkeypatch):
 
 
 def test_train_tool_rejects_before_building_the_runner(tiny_cfg, tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'seco_train_tool', osp.join(REPO, 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('train')
     work = tmp_path / 'work'
     with pytest.raises(ConfigError, match='train_dataloader.batch_size'):
         tool.main([tiny_cfg, '--work-dir', str(work), '--cfg-options',

@@ -1,16 +1,5 @@
 """tools/run_demo.py: the summary tables it prints from the steps' JSON."""
-import importlib.util
-import os.path as osp
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo', osp.join(ROOT, 'tools', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_tool
 
 
 def _probe(seco, seco_mc, randoms):
@@ -24,7 +13,7 @@ def _probe(seco, seco_mc, randoms):
 
 
 def test_probe_rows_show_both_protocols_with_mean_class_accuracy():
-    tool = _tool()
+    tool = load_tool('run_demo')
     probes = {'demo': _probe(0.472, 0.471, [0.345, 0.294, 0.306]),
               'paper': _probe(0.302, 0.305, [0.349, 0.302, 0.278])}
     tracking = {
@@ -49,7 +38,7 @@ def test_probe_rows_show_both_protocols_with_mean_class_accuracy():
 
 
 def test_loss_rows_flag_a_loss_that_did_not_fall():
-    tool = _tool()
+    tool = load_tool('run_demo')
     trend = {k: dict(reference=1.0, peak=1.2, last=0.8, decreased=True)
              for k in ('loss', 'loss_inter', 'loss_intra')}
     trend['loss_order'] = dict(reference=0.693, peak=0.70, last=0.693,
