@@ -35,12 +35,12 @@ __all__ = [
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 STANDARDIZE = ('none', 'zscore', 'l2')
-POOLINGS = ('mean', 'mean+diff')
-_POOLING_TEXT = {
+_POOLING_TEXT = {  # pooling -> how the protocol JSON describes it
     'mean': 'averaged over frames',
     'mean+diff': 'averaged over frames, concatenated with the mean absolute '
                  'difference of consecutive sampled frames (2x the dim)',
 }
+POOLINGS = tuple(_POOLING_TEXT)
 
 
 def build_probe_backbone(checkpoint: Optional[str] = None,
