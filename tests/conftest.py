@@ -2,17 +2,15 @@
 import importlib.util
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import seco_mm  # noqa: F401  (registers components, applies compat)
+from demo_data.writers import write_mp4
 
-import seco_mm  # noqa: E402,F401  (registers components, applies compat)
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def load_tool(name):
@@ -26,14 +24,9 @@ def load_tool(name):
 
 
 def write_video(path, frames, fps=25):
-    """Write (T, H, W, 3) uint8 RGB frames to an mp4v file."""
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                             (w, h))
-    for f in frames:
-        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    writer.release()
+    """Write (T, H, W, 3) uint8 RGB frames to an mp4v file (the demo data's
+    writer, so tests and demo clips are encoded the same way)."""
+    write_mp4(path, np.asarray(frames), fps=fps)
 
 
 def moving_square_frames(seed, num_frames=24, size=64):

@@ -4,17 +4,13 @@ Example::
 
     python tools/make_demo_data.py --out data/demo --seed 0
 
-The same seed gives the same files. See ``seco_mm/datasets/demo`` for the
-class design and the layout written.
+The same seed gives the same files. See ``tools/demo_data/`` (the generator;
+not part of the plugin package) for the class design and the layout written.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from seco_mm.datasets.demo import (  # noqa: E402
-    DemoDataConfig, check_config, generate_demo_data)
+from demo_data import DemoDataConfig, check_config, generate_demo_data
 
 
 def parse_args(argv=None) -> DemoDataConfig:

@@ -6,8 +6,6 @@ PyTorch step does the model's math; the decoding bound decodes the right
 frames; the queue stays one fixed buffer).
 """
 import json
-import os.path as osp
-import sys
 
 import cv2
 import decord
@@ -15,12 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-BENCH = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))), 'benchmarks')
-if BENCH not in sys.path:
-    sys.path.insert(0, BENCH)
-
-import common  # noqa: E402
+import common  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 
 
 @pytest.fixture(autouse=True)

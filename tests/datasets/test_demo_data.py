@@ -16,14 +16,12 @@ import decord
 import numpy as np
 import pytest
 
-from seco_mm.datasets.demo import (INSTALL_HINT, SEQUENCE_NAMES,
-                                   DemoDataConfig, class_names, decode_label,
-                                   find_source_dir, generate_demo_data,
-                                   load_frame_pool, render_clip,
-                                   render_sequence, sample_clip)
-from seco_mm.datasets.demo.action_clips import CUT_RANGE, shot_at
-from seco_mm.datasets.demo.trajectories import (CircularMotion, LinearMotion,
-                                                ZoomMotion)
+from demo_data import (INSTALL_HINT, SEQUENCE_NAMES, DemoDataConfig,
+                       class_names, decode_label, find_source_dir,
+                       generate_demo_data, load_frame_pool, render_clip,
+                       render_sequence, sample_clip)
+from demo_data.action_clips import CUT_RANGE, shot_at
+from demo_data.trajectories import CircularMotion, LinearMotion, ZoomMotion
 from tests.conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

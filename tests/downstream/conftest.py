@@ -1,6 +1,6 @@
 """Fixtures for downstream tests: a faithful fake SeCo checkpoint, tiny videos.
 
-The fake checkpoint has the key layout of COMMON.md (query ResNet under
+The fake checkpoint has the key layout SeCo training writes (query ResNet under
 ``backbone.``, an EMA copy under ``momentum_encoder.module.0.``, heads, a
 random queue) built from real mmaction2 modules, saved like mmengine does.
 """
@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import seco_mm  # noqa: F401  (compat before mmaction.models)
+from demo_data.writers import write_mp4
 
 
 def make_fake_seco_checkpoint(path, depth=18, queue_len=64, with_meta=True):
@@ -72,15 +73,8 @@ def fake_seco_ckpt(tmp_path_factory):
 
 
 def write_video(path, frames):
-    """Write (T, H, W, 3) uint8 RGB frames as an mp4v file."""
-    import cv2
-    t, h, w, _ = frames.shape
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 10,
-                             (w, h))
-    assert writer.isOpened(), path
-    for f in frames:
-        writer.write(np.ascontiguousarray(f[..., ::-1]))
-    writer.release()
+    """Write (T, H, W, 3) uint8 RGB frames as an mp4v file at 10 fps."""
+    write_mp4(path, frames, fps=10)
 
 
 def make_video_set(root, num_classes=3, per_class=(6, 4), num_frames=12,

@@ -45,6 +45,8 @@ __all__ = [
 
 SPLIT_SEEDS = {'train': 0, 'val': 1, 'tracking': 2}
 META_FILE = 'meta.json'
+# Written into meta.json to recognise an earlier demo set; the value is the
+# generator's original module path, kept so existing sets stay recognised.
 GENERATOR_ID = 'seco_mm.datasets.demo'
 _OWN_OUTPUTS = ('videos', 'otb', 'train.txt', 'val.txt', 'classes.txt',
                 META_FILE)
