@@ -409,8 +409,11 @@ class SeCoRawFrameDecode(RawFrameDecode):
         for i in sorted(set(inds)):
             path = osp.join(directory, tmpl.format(i + offset))
             data = fetch_bytes(path, self.backend_args)
-            img = mmcv.imfrombytes(data, channel_order='rgb',
-                                   backend=self.decoding_backend)
+            try:
+                img = mmcv.imfrombytes(data, channel_order='rgb',
+                                       backend=self.decoding_backend)
+            except Exception:  # cv2.error / PIL errors on a corrupt file
+                img = None
             if img is None:
                 raise VideoReadError(path, 'frame image unreadable (not a '
                                      'decodable image)')
