@@ -192,3 +192,25 @@ def test_grid_distribution():
     assert abs(sum(orders) - rng_draws / 2) < 5 * (rng_draws ** 0.5) / 2
     with pytest.raises(ValueError, match='cannot be combined'):
         SeCoSampleIndices(num_grid=30, keyframe_aware=True)
+
+
+def test_t30_config_trains_from_the_extracted_frames(videos, tmp_path):
+    """configs/seco_r50_kinetics_t30.py builds its dataset on the output of
+    the extraction tool and yields SeCo's 4 views."""
+    from mmengine.config import Config
+    out = tmp_path / 'frames'
+    extract.run(str(videos), str(out), ann_file=str(videos / 'list.txt'),
+                num_frames=30, short_side=64, progress=False)
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(root, 'configs', 'seco_r50_kinetics_t30.py'))
+    ds_cfg = cfg.train_dataloader.dataset
+    assert ds_cfg.type == 'SeCoRawframeDataset'
+    assert ds_cfg.ann_file.endswith('t30_s256/frames_list.txt')
+    ds_cfg.ann_file = str(out / 'frames_list.txt')
+    ds_cfg.data_prefix = dict(img=str(out))
+    init_default_scope('mmaction')
+    ds = DATASETS.build(ds_cfg)
+    assert len(ds) == 3
+    sample = ds[1]
+    assert tuple(sample['inputs'].shape) == (4, 3, 224, 224)
+    assert sample['data_samples'].seco_order in (0, 1)
