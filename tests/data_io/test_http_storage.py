@@ -1,7 +1,4 @@
 """Training videos and extracted frames read over HTTP (mmengine fileio)."""
-import os.path as osp
-import shutil
-
 import cv2
 import numpy as np
 import pytest
