@@ -19,6 +19,14 @@ Decode stage (one sample = open the video, get 3 RGB frames, resize each to
 Full pipeline: SeCoSampleFrames -> SeCoMultiView (MoCo v2 views at
 ``--crop``) -> FormatShape -> PackActionInputs, exact and keyframe-aware.
 
+Sources and storage (full pipeline, 4 views at ``--crop``; on the first
+clip of ``--clips``): exact, keyframe-aware and 30-frame-grid sampling on
+the video, the extracted-frame path (``tools/extract_frames.py`` output:
+30 JPEGs at short side 256), each read from local disk and over HTTP from
+a local ``http.server`` (a separate process, so its CPU is not counted),
+and the one-step ``SeCoSampleFrames`` against the three-step form; plus
+extraction throughput (videos/s per core) and disk per video.
+
 All variants run side by side, one of each per round in rotated order, on
 the same SeCo draws (same seed per round). "Per core" figures use process
 CPU time (decord decodes in a helper thread; CPU time counts it).
@@ -28,6 +36,7 @@ CPU time (decord decodes in a helper thread; CPU time counts it).
 """
 import argparse
 import bisect
+import os
 import os.path as osp
 import sys
 import time
@@ -237,6 +246,145 @@ def bench_clip(name, path, args):
     return res
 
 
+PATH_SOURCES = ('video_exact', 'video_keyframe', 'video_grid30', 'frames_t30')
+
+
+def _serve(folder):
+    """``python -m http.server`` on 127.0.0.1 in its own process."""
+    import socket
+    import subprocess
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'http.server', str(port), '--bind',
+         '127.0.0.1', '--directory', folder], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    import urllib.request
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, f'http://127.0.0.1:{port}'
+
+
+def extract_clip(path, out_root, rounds):
+    """Extract 30 frames at short side 256, ``rounds`` times (timed).
+
+    Returns (frame folder of the last round, CPU s per video (median),
+    bytes on disk per video)."""
+    import shutil
+    from seco_mm.datasets.extraction import extract_one
+    cpu, folder = [], None
+    for r in range(rounds):
+        rel = f'round{r}'
+        shutil.rmtree(osp.join(out_root, rel), ignore_errors=True)
+        c0 = time.process_time()
+        _, status, value = extract_one(dict(
+            video=path, rel_dir=rel, out_root=out_root,
+            template='img_{:05}.jpg', num_frames=30, short_side=256,
+            quality=95))
+        cpu.append(time.process_time() - c0)
+        if status != 'done':
+            raise RuntimeError(f'extraction of {path} failed: {value}')
+        folder = osp.join(out_root, rel)
+    size = sum(osp.getsize(osp.join(folder, f)) for f in os.listdir(folder))
+    return folder, float(np.median(cpu)), size, len(os.listdir(folder))
+
+
+def bench_paths(name, path, args):
+    """Sources x storage, full pipeline; extraction cost."""
+    import shutil
+    from mmcv.transforms import Compose
+    from mmaction.registry import TRANSFORMS
+    from common import DEFAULT_OUT_DIR
+    root = osp.join(DEFAULT_OUT_DIR, 'paths')
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    shutil.copy(path, osp.join(root, 'clip.mp4'))
+    folder, extract_cpu, disk, num = extract_clip(
+        osp.join(root, 'clip.mp4'), osp.join(root, 'frames'),
+        args.extract_rounds)
+    rel_frames = osp.relpath(folder, root)
+    views = [dict(type='SeCoMultiView',
+                  view_pipeline=recipe_view_pipeline(args.crop)),
+             dict(type='FormatShape', input_format='NCHW'),
+             dict(type='PackActionInputs', algorithm_keys=('seco_order', ))]
+
+    def make(steps, results):
+        pipe = Compose([TRANSFORMS.build(t) for t in steps + views])
+
+        def run(r):
+            np.random.seed(args.seed + abs(r))
+            return pipe(dict(results))
+        return run
+
+    proc, base = _serve(root)
+    try:
+        variants = {}
+        for where, prefix in (('local', root), ('http', base)):
+            video = dict(filename=f'{prefix}/clip.mp4', start_index=0)
+            frames = dict(frame_dir=f'{prefix}/{rel_frames}',
+                          total_frames=num, start_index=1,
+                          filename_tmpl='img_{:05}.jpg', modality='RGB')
+            opened = [dict(type='SeCoDecordInit')]
+            decode = [dict(type='SeCoDecordDecode')]
+            variants[f'video_exact/{where}'] = make(
+                opened + [dict(type='SeCoSampleIndices')] + decode, video)
+            variants[f'video_keyframe/{where}'] = make(
+                opened + [dict(type='SeCoSampleIndices',
+                               keyframe_aware=True)] + decode, video)
+            variants[f'video_grid30/{where}'] = make(
+                opened + [dict(type='SeCoSampleIndices', num_grid=30)]
+                + decode, video)
+            variants[f'frames_t30/{where}'] = make(
+                [dict(type='SeCoSampleIndices'),
+                 dict(type='SeCoRawFrameDecode')], frames)
+        variants['one_step/local'] = make([dict(type='SeCoSampleFrames')],
+                                          dict(filename=f'{root}/clip.mp4'))
+        for fn in variants.values():
+            fn(-1)
+        timings = interleave(variants, rounds=args.path_rounds, warmup=0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    ref = timings['video_exact/local'].cpu
+    res = dict(clip=name, rounds=args.path_rounds, variants={},
+               extraction=dict(cpu_s_per_video=extract_cpu,
+                               videos_per_s_per_core=1.0 / extract_cpu,
+                               bytes_per_video=disk, frames=num))
+    for vname, t in timings.items():
+        res['variants'][vname] = dict(cpu=stats(t.cpu), wall=stats(t.wall),
+                                      speedup_vs_exact=ratio_stats(ref,
+                                                                   t.cpu))
+    res['one_step_over_split'] = ratio_stats(
+        timings['one_step/local'].cpu, ref)
+    return res
+
+
+def summarise_paths(res):
+    rows = []
+    for vname, v in res['variants'].items():
+        per_core = 1.0 / v['cpu']['median']
+        rows.append([vname, fmt_stat(v['cpu']), fmt_stat(v['wall']),
+                     f'{per_core:.1f}', fmt_ratio(v['speedup_vs_exact']),
+                     f'{GPU_SAMPLES_PER_S / per_core:.2f}'])
+    ex = res['extraction']
+    return (f'**Sources and storage, full pipeline** ({res["clip"]}, '
+            f'{res["rounds"]} rounds; speed-up = paired per-round CPU ratio '
+            'of video_exact/local to this row; http = a local http.server '
+            'process; cores per V100 = the estimated rate below / samples/s '
+            'per core)\n\n' + markdown_table(
+                ['path', 'CPU ms', 'wall ms', 'samples/s/core',
+                 'speed-up vs exact video', 'cores per V100'], rows)
+            + f'\n\nExtraction (30 frames, short side 256, JPEG q95): '
+            f'{ex["cpu_s_per_video"] * 1e3:.0f} ms CPU per video = '
+            f'{ex["videos_per_s_per_core"]:.2f} videos/s/core; '
+            f'{ex["bytes_per_video"] / 1024:.0f} KiB on disk per video.')
+
+
 def summarise(results):
     """Markdown tables from the per-clip results."""
     out = []
@@ -320,6 +468,12 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--skip-decode-all', action='store_true',
                         help='leave out the slow decode-everything row')
+    parser.add_argument('--skip-paths', action='store_true',
+                        help='leave out the sources-and-storage comparison')
+    parser.add_argument('--path-rounds', type=int, default=12,
+                        help='timed rounds of the sources-and-storage rows')
+    parser.add_argument('--extract-rounds', type=int, default=3,
+                        help='timed extractions of the clip')
     add_common_args(parser, 'data', device=False)
     return parser.parse_args(argv)
 
@@ -334,7 +488,13 @@ def main(argv=None):
     for name, path in clips.items():
         print(f'[bench_data] {name}: {path}', flush=True)
         results['clips'][name] = bench_clip(name, path, args)
+    if not args.skip_paths:
+        name, path = next(iter(clips.items()))
+        print(f'[bench_data] sources and storage: {name}', flush=True)
+        results['paths'] = bench_paths(name, path, args)
     results['markdown'] = summarise(results)
+    if 'paths' in results:
+        results['markdown'] += '\n\n' + summarise_paths(results['paths'])
     print(results['markdown'])
     write_json(results, args.json_out)
     return results

@@ -1,4 +1,8 @@
-"""Video lists for self-supervised pretraining: labelled, unlabelled, folders."""
+"""Video lists for self-supervised pretraining: labelled, unlabelled, folders.
+
+Also the skip / count / limit machinery for unreadable samples
+(:class:`SkipUnreadableMixin`), shared with the frame-folder dataset.
+"""
 import logging
 import os
 import os.path as osp
@@ -8,82 +12,16 @@ from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 from mmengine.logging import print_log
 
-from .transforms.video_reader import VideoReadError
+from .annotation import (VIDEO_EXTENSIONS, AnnotationError,  # noqa: F401
+                         parse_video_list, scan_videos)
+from .transforms.loading import VideoReadError, is_local_path
 
-__all__ = ['SeCoVideoDataset', 'AnnotationError', 'parse_video_list',
-           'BAD_VIDEOS_KEY', 'WorkerBoard']
+__all__ = ['SeCoVideoDataset', 'SkipUnreadableMixin', 'BAD_VIDEOS_KEY',
+           'WorkerBoard']
 
 # Metainfo key of a packed data sample listing the videos that failed to
 # decode (and were replaced by this sample): list of (path, reason).
 BAD_VIDEOS_KEY = 'bad_videos'
-
-VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.mpg',
-                    '.mpeg', '.flv')
-
-
-class AnnotationError(ValueError):
-    """A malformed annotation line; names the file and 1-based line number."""
-
-    def __init__(self, path: str, lineno: int, reason: str):
-        self.path, self.lineno = path, lineno
-        super().__init__(f'{path}:{lineno}: {reason}')
-
-
-def parse_video_list(ann_file: str) -> List[dict]:
-    """Parse ``relative/path.mp4 [label ...]`` lines; blank lines are skipped.
-
-    Labels are optional (pretraining ignores them) but, when present, must be
-    integers. Any leading/trailing or repeated whitespace is tolerated.
-
-    Returns:
-        list[dict]: ``dict(filename=<relative path>[, label=int])`` per line.
-    Raises:
-        AnnotationError: naming ``ann_file`` and the line.
-        FileNotFoundError: if ``ann_file`` does not exist.
-    """
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'annotation file not found: {ann_file}')
-    with open(ann_file, 'rb') as f:
-        raw_lines = f.read().splitlines()
-    items = []
-    for lineno, raw in enumerate(raw_lines, start=1):
-        try:
-            line = raw.decode('utf-8')
-        except UnicodeDecodeError as err:
-            raise AnnotationError(ann_file, lineno,
-                                  f'not valid UTF-8 ({err.reason} at byte '
-                                  f'{err.start})') from None
-        fields = line.split()
-        if not fields:
-            continue
-        item = dict(filename=fields[0])
-        if len(fields) > 1:
-            try:
-                labels = [int(x) for x in fields[1:]]
-            except ValueError:
-                raise AnnotationError(
-                    ann_file, lineno, f'labels must be integers, got '
-                    f'{fields[1:]!r} (a path with spaces is not supported)'
-                ) from None
-            if any(x < 0 for x in labels):
-                raise AnnotationError(ann_file, lineno,
-                                      f'negative label in {labels}')
-            item['label'] = labels[0] if len(labels) == 1 else labels
-        items.append(item)
-    return items
-
-
-def scan_videos(root: str, extensions: Sequence[str] = VIDEO_EXTENSIONS
-                ) -> List[str]:
-    """All video files under ``root`` (recursive), sorted, relative to root."""
-    if not osp.isdir(root):
-        raise FileNotFoundError(f'video folder not found: {root}')
-    found = []
-    for dirpath, _, files in os.walk(root, followlinks=True):
-        for name in files:
-            if name.lower().endswith(tuple(extensions)):
-                found.append(osp.relpath(osp.join(dirpath, name), root))
-    return sorted(found)
 
 
 class WorkerBoard:
@@ -154,30 +92,19 @@ class WorkerBoard:
         return found
 
 
-@DATASETS.register_module()
-class SeCoVideoDataset(BaseActionDataset):
-    """Videos for SeCo pretraining; labels are optional and unused.
+class SkipUnreadableMixin:
+    """Skip, count and limit unreadable samples (videos or frame folders).
 
-    Three ways to name the videos:
-      - ``ann_file`` with mmaction2 ``VideoDataset`` lines
-        (``relative/path.mp4 label``): labels are kept but not needed;
-      - ``ann_file`` with one path per line (no labels);
-      - ``ann_file=''`` and ``data_prefix=dict(video=FOLDER)``: every file
-        under FOLDER with a video extension, recursively.
-
-    Produces ``dict(filename=<absolute path>[, label])`` per video.
-
-    Unreadable videos (missing, empty, not a video, truncated, fewer frames
-    than SeCo needs: anything the pipeline raises as
-    :class:`~seco_mm.datasets.transforms.VideoReadError`) are skipped in
-    training: :meth:`prepare_data` returns None and mmengine's
+    Mixed into an mmaction2 dataset (before it in the bases). A pipeline
+    step that raises :class:`~seco_mm.datasets.transforms.VideoReadError`
+    makes :meth:`prepare_data` return None in training, and mmengine's
     ``BaseDataset.__getitem__`` draws another index. The failures are not
     logged here (data-loading workers are separate processes, so a file
     would be reported once per worker): the replacement sample carries them
     as ``data_samples.metainfo['bad_videos']`` = ``[(path, reason), ...]``
     and :class:`~seco_mm.engine.SeCoBadSampleHook` warns once per file,
     logs the count and enforces ``max_bad_fraction`` in the main process.
-    In test mode a bad video raises.
+    In test mode a bad sample raises.
 
     A decoder that crashes (segfault) or hangs takes its worker down or
     blocks it; PyTorch then raises "DataLoader worker ... exited
@@ -185,57 +112,26 @@ class SeCoVideoDataset(BaseActionDataset):
     ``worker_board`` tells which video each worker was reading, and
     :func:`seco_mm.engine.loader_failure.explain_loader_failure` (used by
     tools/train.py) adds it to the error.
-
-    Args:
-        ann_file (str): annotation list, or '' to scan ``data_prefix``.
-        pipeline (list): the SeCo pipeline.
-        data_prefix (dict): ``dict(video=ROOT)``, prefixed to list paths.
-        extensions (Sequence[str]): extensions scanned in folder mode.
-        max_bad_fraction (float): stop training when more than this
-            fraction of the fetched samples were unreadable (read by
-            ``SeCoBadSampleHook``). Defaults to 0.01.
-        bad_check_min_samples (int): the fraction is only checked once this
-            many samples were fetched. Defaults to 1000.
     """
 
-    def __init__(self, ann_file: str = '', pipeline: list = (),
-                 data_prefix: dict = dict(video=''),
-                 extensions: Sequence[str] = VIDEO_EXTENSIONS,
-                 max_bad_fraction: float = 0.01,
-                 bad_check_min_samples: int = 1000,
-                 **kwargs):
+    def _init_skipping(self, max_bad_fraction: float,
+                       bad_check_min_samples: int) -> None:
+        name = type(self).__name__
         if (isinstance(max_bad_fraction, bool)
                 or not isinstance(max_bad_fraction, (int, float))
                 or not 0.0 <= max_bad_fraction <= 1.0):
-            raise ValueError('SeCoVideoDataset.max_bad_fraction must be a '
+            raise ValueError(f'{name}.max_bad_fraction must be a '
                              f'number in [0, 1], got {max_bad_fraction!r}')
         if (isinstance(bad_check_min_samples, bool)
                 or not isinstance(bad_check_min_samples, int)
                 or bad_check_min_samples < 1):
-            raise ValueError('SeCoVideoDataset.bad_check_min_samples must be '
+            raise ValueError(f'{name}.bad_check_min_samples must be '
                              f'a positive int, got {bad_check_min_samples!r}')
-        self.extensions = tuple(e.lower() for e in extensions)
         self.max_bad_fraction = float(max_bad_fraction)
         self.bad_check_min_samples = bad_check_min_samples
         # failures since the last successful sample of this process
         self._pending_bad: List[tuple] = []
         self.worker_board = WorkerBoard()
-        super().__init__(ann_file, pipeline=list(pipeline),
-                         data_prefix=data_prefix, **kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        root = self.data_prefix.get('video', '') or ''
-        if self.ann_file:
-            items = parse_video_list(self.ann_file)
-            source = self.ann_file
-        else:
-            items = [dict(filename=p) for p in scan_videos(root, self.extensions)]
-            source = f'folder {root}'
-        if not items:
-            raise ValueError(f'no videos found in {source}')
-        for item in items:
-            item['filename'] = osp.join(root, item['filename'])
-        return items
 
     def prepare_data(self, idx: int) -> Any:
         """Run the pipeline on video ``idx``; None if it cannot be decoded.
@@ -294,3 +190,70 @@ class SeCoVideoDataset(BaseActionDataset):
         for path, reason in bad:
             print_log(f'skipped unreadable video {path}: {reason}',
                       logger='current', level=logging.WARNING)
+
+
+@DATASETS.register_module()
+class SeCoVideoDataset(SkipUnreadableMixin, BaseActionDataset):
+    """Videos for SeCo pretraining; labels are optional and unused.
+
+    Three ways to name the videos:
+      - ``ann_file`` with mmaction2 ``VideoDataset`` lines
+        (``relative/path.mp4 label``): labels are kept but not needed;
+      - ``ann_file`` with one path per line (no labels);
+      - ``ann_file=''`` and ``data_prefix=dict(video=FOLDER)``: every file
+        under FOLDER with a video extension, recursively.
+
+    Produces ``dict(filename=<absolute path>[, label])`` per video.
+
+    ``ROOT`` may be a URL (``http(s)://``, ``s3://``): the open transform
+    reads it through mmengine's fileio; folder mode needs a local ROOT.
+    Folder mode logs how many videos it found.
+
+    Unreadable videos (missing, empty, not a video, truncated, an edit list,
+    fewer frames than SeCo needs: anything the pipeline raises as
+    :class:`~seco_mm.datasets.transforms.VideoReadError`) are skipped in
+    training, counted and limited: see :class:`SkipUnreadableMixin`.
+
+    Args:
+        ann_file (str): annotation list, or '' to scan ``data_prefix``.
+        pipeline (list): the SeCo pipeline.
+        data_prefix (dict): ``dict(video=ROOT)``, prefixed to list paths.
+        extensions (Sequence[str]): extensions scanned in folder mode.
+        max_bad_fraction (float): stop training when more than this
+            fraction of the fetched samples were unreadable (read by
+            ``SeCoBadSampleHook``). Defaults to 0.01.
+        bad_check_min_samples (int): the fraction is only checked once this
+            many samples were fetched. Defaults to 1000.
+    """
+
+    def __init__(self, ann_file: str = '', pipeline: list = (),
+                 data_prefix: dict = dict(video=''),
+                 extensions: Sequence[str] = VIDEO_EXTENSIONS,
+                 max_bad_fraction: float = 0.01,
+                 bad_check_min_samples: int = 1000,
+                 **kwargs):
+        self.extensions = tuple(e.lower() for e in extensions)
+        self._init_skipping(max_bad_fraction, bad_check_min_samples)
+        super().__init__(ann_file, pipeline=list(pipeline),
+                         data_prefix=data_prefix, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        root = self.data_prefix.get('video', '') or ''
+        if self.ann_file:
+            items = parse_video_list(self.ann_file)
+            source = self.ann_file
+        else:
+            if root and not is_local_path(root):
+                raise ValueError(f'folder mode (ann_file=\'\') needs a local '
+                                 f'folder, got data_prefix.video={root!r}: '
+                                 'give an annotation list for remote videos')
+            items = [dict(filename=p)
+                     for p in scan_videos(root, self.extensions)]
+            source = f'folder {root}'
+            print_log(f'{type(self).__name__}: found {len(items)} videos '
+                      f'under {root}', logger='current', level=logging.INFO)
+        if not items:
+            raise ValueError(f'no videos found in {source}')
+        for item in items:
+            item['filename'] = osp.join(root, item['filename'])
+        return items

@@ -14,11 +14,19 @@ view_pipeline = [
     dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
     dict(type='Flip', flip_ratio=0.5),
 ]
+# Storage: data_root may be a URL (http(s)://, s3://); the open and decode
+# steps read through mmengine's fileio. For object storage give
+# backend_args, e.g. dict(backend='petrel') (petrel_client installed).
+backend_args = None
 train_pipeline = [
+    # open -> sample -> decode, as mmaction2 splits it (docs/data.md);
+    # SeCoPyAVInit / SeCoPyAVDecode use PyAV instead of decord
+    dict(type='SeCoDecordInit', backend_args=backend_args),
     # keyframe_aware=True: draw a, b, c among each half's keyframes, ~3x
     # cheaper decoding on long-GOP videos (an approximation; README
-    # "Performance")
-    dict(type='SeCoSampleFrames', keyframe_aware=False),
+    # "Performance"); num_grid=30: the reference's 30-frame distribution
+    dict(type='SeCoSampleIndices', keyframe_aware=False),
+    dict(type='SeCoDecordDecode'),
     dict(type='SeCoMultiView', view_pipeline=view_pipeline),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs', algorithm_keys=('seco_order', )),

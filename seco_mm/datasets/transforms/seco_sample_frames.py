@@ -1,13 +1,41 @@
-"""SeCo frame sampling (paper Sec. 3.2; DESIGN.md section 1)."""
+"""SeCo frame sampling (paper Sec. 3.2; docs/data.md).
+
+:class:`SeCoSampleIndices` only chooses indices; it sits between an open
+transform (``SeCoDecordInit`` / ``SeCoPyAVInit``, or a frame-folder dataset)
+and a decode transform (``SeCoDecordDecode`` / ``SeCoPyAVDecode`` /
+``SeCoRawFrameDecode``), as mmaction2's ``SampleFrames`` does.
+:class:`SeCoSampleFrames` is the one-line form of open + sample + decode.
+"""
+from typing import Optional
+
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from .video_reader import (VideoReadError, count_frames, keyframe_indices,
-                           read_frames)
+from .loading import (SeCoDecordDecode, SeCoDecordInit, SeCoRawFrameDecode,
+                      VideoReadError)
+from .video_reader import keyframe_indices
 
-__all__ = ['SeCoSampleFrames', 'sample_seco_indices',
-           'sample_seco_keyframe_indices']
+__all__ = ['SeCoSampleIndices', 'SeCoSampleFrames', 'sample_seco_indices',
+           'sample_seco_keyframe_indices', 'grid_indices']
+
+
+def grid_indices(num_frames: int, num: int) -> np.ndarray:
+    """``num`` uniformly spaced 0-based frame indices of a video.
+
+    The centre of each of ``num`` equal segments: ``floor((i + 0.5) * N /
+    num)``; all N frames when ``N <= num``. Used both by
+    ``tools/extract_frames.py`` (which frames to write) and by
+    ``SeCoSampleIndices(num_grid=num)`` (the same frames, read from the
+    video), so the two paths see the same frames.
+
+    Returns:
+        np.ndarray: (min(N, num),) int64, strictly increasing.
+    """
+    if num_frames <= num:
+        return np.arange(num_frames, dtype=np.int64)
+    return np.floor((np.arange(num) + 0.5) * num_frames / num).astype(
+        np.int64)
 
 
 def sample_seco_indices(num_frames: int, rng=np.random):
@@ -70,11 +98,90 @@ def sample_seco_keyframe_indices(num_frames: int, keyframes, rng=np.random):
 
 
 @TRANSFORMS.register_module()
-class SeCoSampleFrames(BaseTransform):
-    """Pick SeCo's frames (a, b, c) and the order bit s; decode only those.
+class SeCoSampleIndices(BaseTransform):
+    """Choose SeCo's frames (a, b, c) and the order bit s; decode nothing.
 
-    Works on videos (decord random access, never the whole video) and on
-    frame folders from ``RawframeDataset``.
+    Required keys:
+        - total_frames: int (from an open transform or a frame-folder list)
+        - start_index: int, added to the indices as mmaction2's samplers do
+          (0 for videos, 1 for ``img_00001.jpg`` folders); default 0
+        - video_reader: only with ``keyframe_aware`` (decord's keyframe
+          index; a reader without one, or a frame folder, samples exactly)
+
+    Added keys:
+        - frame_inds: np.ndarray (3,) ``[a, b, c] + start_index``
+        - seco_order: int, the order bit s (0: query from the first half)
+        - clip_len = 3, num_clips = 1, frame_interval = None (mmaction2's
+          sampler keys)
+
+    Args:
+        min_frames (int): fewer frames (after the grid, if any) raise
+            :class:`VideoReadError` (each half needs a frame). Defaults to 3.
+        keyframe_aware (bool): opt-in speed mode, an approximation of the
+            paper: draw a, b, c among the keyframes of their half (see
+            :func:`sample_seco_keyframe_indices`). Defaults to False.
+        num_grid (int, optional): draw a, b, c among ``num_grid`` uniformly
+            spaced frames (:func:`grid_indices`), halves split at
+            ``num_grid // 2`` of the grid: the distribution of the
+            reference's 30 extracted frames per video (``num_grid=30``),
+            read straight from the video. Defaults to None (all frames).
+    """
+
+    def __init__(self, min_frames: int = 3, keyframe_aware: bool = False,
+                 num_grid: Optional[int] = None):
+        if min_frames < 2:
+            raise ValueError(f'min_frames must be >= 2, got {min_frames}')
+        if num_grid is not None and (isinstance(num_grid, bool)
+                                     or int(num_grid) < min_frames):
+            raise ValueError(f'num_grid must be an int >= min_frames '
+                             f'({min_frames}), got {num_grid!r}')
+        if num_grid is not None and keyframe_aware:
+            raise ValueError('num_grid and keyframe_aware cannot be combined '
+                             '(the grid fixes which frames may be drawn)')
+        self.min_frames = min_frames
+        self.keyframe_aware = bool(keyframe_aware)
+        self.num_grid = None if num_grid is None else int(num_grid)
+
+    def transform(self, results: dict) -> dict:
+        num_frames = int(results['total_frames'])
+        grid = (None if self.num_grid is None else
+                grid_indices(num_frames, self.num_grid))
+        usable = num_frames if grid is None else len(grid)
+        if usable < self.min_frames:
+            results.pop('video_reader', None)
+            raise VideoReadError(
+                results.get('filename', results.get('frame_dir')),
+                f'only {num_frames} frames, SeCo needs >= {self.min_frames}')
+        keyframes = (keyframe_indices(results) if self.keyframe_aware
+                     else None)
+        if grid is not None:
+            pos = sample_seco_indices(usable)
+            a, b, c, s = (*(int(grid[p]) for p in pos[:3]), pos[3])
+        elif keyframes is None:
+            a, b, c, s = sample_seco_indices(num_frames)
+        else:
+            a, b, c, s = sample_seco_keyframe_indices(num_frames, keyframes)
+        start = int(results.get('start_index', 0) or 0)
+        results['frame_inds'] = np.array([a, b, c]) + start
+        results['seco_order'] = s
+        results['clip_len'], results['num_clips'] = 3, 1
+        results['frame_interval'] = None
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(min_frames={self.min_frames}, '
+                f'keyframe_aware={self.keyframe_aware}, '
+                f'num_grid={self.num_grid})')
+
+
+@TRANSFORMS.register_module()
+class SeCoSampleFrames(BaseTransform):
+    """Open, sample and decode SeCo's frames in one step (decord / folders).
+
+    Shorthand for ``SeCoDecordInit -> SeCoSampleIndices -> SeCoDecordDecode``
+    on a video (``filename``) and ``SeCoSampleIndices -> SeCoRawFrameDecode``
+    on a frame folder (``frame_dir``); each option goes to the step that
+    owns it. Use the three transforms to pick another decoder (PyAV).
 
     Required keys:
         - filename (video) or frame_dir, total_frames, filename_tmpl,
@@ -83,49 +190,46 @@ class SeCoSampleFrames(BaseTransform):
     Added keys:
         - imgs: list of 3 (H, W, 3) uint8 RGB frames ``[a, b, c]``
         - frame_inds: np.ndarray (3,) of 0-based indices ``[a, b, c]``
+          (without ``start_index``, unlike :class:`SeCoSampleIndices`)
         - seco_order: int, the order bit s (0: query from the first half)
         - total_frames, img_shape, original_shape
 
     Args:
-        min_frames (int): shorter videos raise :class:`VideoReadError`
-            (each half needs at least one frame). Defaults to 3.
-        keyframe_aware (bool): opt-in speed mode, an approximation of the
-            paper: draw a, b, c among the keyframes of their half (see
-            :func:`sample_seco_keyframe_indices`), so each frame costs one
-            keyframe decode instead of decoding from the preceding keyframe.
-            A half with no keyframe falls back to exact sampling; frame
-            folders (no keyframes) always sample exactly. Defaults to False
-            (the paper's uniform sampling).
+        min_frames, keyframe_aware, num_grid: see :class:`SeCoSampleIndices`.
+        io_backend, backend_args: see :class:`SeCoDecordInit`.
+        check_edit_list (bool): see :class:`SeCoDecordInit`.
     """
 
-    def __init__(self, min_frames: int = 3, keyframe_aware: bool = False):
-        if min_frames < 2:
-            raise ValueError(f'min_frames must be >= 2, got {min_frames}')
+    def __init__(self, min_frames: int = 3, keyframe_aware: bool = False,
+                 num_grid: Optional[int] = None, io_backend: str = 'disk',
+                 backend_args: Optional[dict] = None,
+                 check_edit_list: bool = True):
+        self.sampler = SeCoSampleIndices(min_frames, keyframe_aware, num_grid)
+        self.opener = SeCoDecordInit(io_backend=io_backend,
+                                     backend_args=backend_args,
+                                     check_edit_list=check_edit_list)
+        self.video_decoder = SeCoDecordDecode()
+        self.frame_decoder = SeCoRawFrameDecode(io_backend=io_backend,
+                                                backend_args=backend_args)
         self.min_frames = min_frames
-        self.keyframe_aware = bool(keyframe_aware)
+        self.keyframe_aware = self.sampler.keyframe_aware
+        self.num_grid = self.sampler.num_grid
 
     def transform(self, results: dict) -> dict:
-        num_frames = count_frames(results)
-        if num_frames < self.min_frames:
-            results.pop('video_reader', None)
-            raise VideoReadError(
-                results.get('filename', results.get('frame_dir')),
-                f'only {num_frames} frames, SeCo needs >= {self.min_frames}')
-        keyframes = (keyframe_indices(results) if self.keyframe_aware
-                     else None)
-        if keyframes is None:
-            a, b, c, s = sample_seco_indices(num_frames)
+        if 'frame_dir' in results:
+            results.setdefault('start_index', 1)
+            results = self.frame_decoder.transform(
+                self.sampler.transform(results))
         else:
-            a, b, c, s = sample_seco_keyframe_indices(num_frames, keyframes)
-        frames = read_frames(results, [a, b, c])
-        results['imgs'] = frames
-        results['frame_inds'] = np.array([a, b, c])
-        results['seco_order'] = s
-        results['total_frames'] = num_frames
-        results['img_shape'] = frames[0].shape[:2]
-        results['original_shape'] = frames[0].shape[:2]
+            results['start_index'] = 0
+            results = self.video_decoder.transform(self.sampler.transform(
+                self.opener.transform(results)))
+        results['frame_inds'] = (results['frame_inds']
+                                 - int(results['start_index']))
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_frames={self.min_frames}, '
-                f'keyframe_aware={self.keyframe_aware})')
+                f'keyframe_aware={self.keyframe_aware}, '
+                f'num_grid={self.num_grid}, '
+                f'backend_args={self.opener.backend_args})')
