@@ -16,9 +16,10 @@
 #     on the demo's OTB-layout sequences instead of 50 epochs on GOT-10k.
 #
 #   python tools/eval_tracking.py configs/tracking/siamfc_r18_demo.py \
-#       --checkpoint work_dirs/demo/seco_r18_backbone.pth --data data/demo/otb \
-#       --train --train-data data/demo_track_train/otb --eval-untrained \
-#       --seeds 0 1 2 --opencv-trackers CSRT KCF --work-dir work_dirs/track_seco
+#       --checkpoint work_dirs/demo/seco_r18_backbone.pth \
+#       --data data/demo/otb --train --train-data data/demo_track_train/otb \
+#       --eval-untrained --seeds 0 1 2 --opencv-trackers CSRT KCF \
+#       --work-dir work_dirs/track_seco
 _base_ = ['mmaction::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)

@@ -81,7 +81,8 @@ class SiamFC(BaseModel):
         if self.test_cfg['template_context'] not in TEMPLATE_CONTEXTS:
             raise ValueError(
                 f'test_cfg.template_context must be one of '
-                f"{TEMPLATE_CONTEXTS}, got {self.test_cfg['template_context']!r}")
+                f'{TEMPLATE_CONTEXTS}, got '
+                f"{self.test_cfg['template_context']!r}")
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad = False
