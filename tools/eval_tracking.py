@@ -193,11 +193,12 @@ def evaluate(model, seqs, progress, rules):
     return results, metrics, total_fps(results), per_fps
 
 
-def train(cfg, args, device):
-    """Train the adaptation with the Runner; returns (model, train info)."""
+def train(cfg, args, device, subdir='train'):
+    """Train the adaptation with the Runner in WORK_DIR/``subdir``;
+    returns (model, train info)."""
     if args.train_data:
         cfg.train_dataloader.dataset.dataset.data_root = args.train_data
-    cfg.work_dir = osp.join(args.work_dir, 'train')
+    cfg.work_dir = osp.join(args.work_dir, subdir)
     t0 = time.perf_counter()
     model, runner = train_tracker(cfg, quiet=not args.verbose)
     hub = runner.message_hub
@@ -271,22 +272,29 @@ def check_inputs(cfg, args):
     return info, [sequences[i] for i in range(len(sequences))], compare
 
 
+def _short(path):
+    """The last two components of a path (``demo/otb``), for titles."""
+    parts = osp.normpath(path).split(os.sep)
+    return '/'.join(parts[-2:])
+
+
 def describe(args, train_info):
     """One line for plot titles: backbone, head state, test data."""
     backbone = 'random-init backbone' if args.random_init else \
-        osp.basename(args.checkpoint)
+        'backbone ' + osp.basename(args.checkpoint)
     if args.train:
-        head = 'head trained on ' + osp.basename(
-            osp.normpath((train_info or {}).get('train_data') or '?'))
+        head = 'head trained on ' + _short(
+            (train_info or {}).get('train_data') or '?')
     elif args.load_from:
         head = 'head from ' + osp.basename(args.load_from)
     else:
         head = 'untrained head'
-    return f'{backbone}, {head}; test: {osp.basename(osp.normpath(args.data))}'
+    return f'{backbone}, {head}; test: {_short(args.data)}'
 
 
-def run_seed(cfg, args, seqs, seed, device, progress, rules):
-    """One seed: optional untrained run, then the trained (or loaded) one."""
+def run_seed(cfg, args, seqs, seed, device, progress, rules, subdir):
+    """One seed: optional untrained run, then the trained (or loaded) one
+    (training in WORK_DIR/``subdir``)."""
     untrained = None
     if args.eval_untrained:
         set_random_seed(seed)
@@ -300,7 +308,7 @@ def run_seed(cfg, args, seqs, seed, device, progress, rules):
     set_random_seed(seed)
     train_info = None
     if args.train:
-        model, train_info = train(cfg, args, device)
+        model, train_info = train(cfg, args, device, subdir)
     else:
         model = build_tracker(cfg, load_from=args.load_from, device=device,
                               quiet=not args.verbose)
@@ -348,8 +356,9 @@ def main(argv=None) -> int:
     for seed in seeds:
         cfg.randomness = dict(seed=seed)
         try:
-            runs.append(run_seed(cfg, args, seqs, seed, device, progress,
-                                 rules))
+            runs.append(run_seed(
+                cfg, args, seqs, seed, device, progress, rules,
+                'train' if len(seeds) == 1 else f'train_seed{seed}'))
         except (FileNotFoundError, ValueError) as err:
             print(f'eval_tracking: error (seed {seed}): {err}',
                   file=sys.stderr)

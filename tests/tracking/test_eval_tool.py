@@ -41,6 +41,10 @@ def test_eval_with_training_then_random_init_compare(data):
     assert rc == 0
     res = json.load(open(osp.join(out, 'tracking_results.json')))
     assert res['name'] == 'seco +trained adapt' and res['trained_adaptation']
+    assert res['description'] == (
+        'backbone backbone.pth, head trained on '
+        f"{osp.basename(data['tmp'])}/otb_train; test: "
+        f"{osp.basename(data['tmp'])}/otb")
     assert res['untrained']['name'] == 'seco untrained adapt'
     assert len(res['untrained']['metrics']['success_curve']) == 21
     assert res['train']['iterations'] == 2
@@ -153,8 +157,8 @@ def test_seeds_opencv_references_and_toolkit_rules(data):
     for ref in res['opencv_trackers'].values():
         assert 0 <= ref['metrics']['success'] <= 100
         assert len(ref['metrics']['success_curve']) == 21
-    assert res['description'].startswith('random-init backbone, untrained '
-                                         'head; test: otb')
+    assert res['description'] == ('random-init backbone, untrained head; '
+                                  f"test: {osp.basename(data['tmp'])}/otb")
     for seed in (0, 1, 2):
         assert osp.isfile(osp.join(out, 'predictions', f'seed{seed}',
                                    'Alpha.txt'))
