@@ -49,7 +49,7 @@ __all__ = [
     'IOU_THRESHOLDS', 'PIXEL_THRESHOLDS', 'RULES', 'apply_otb_toolkit_rules',
     'bbox_iou_xywh', 'success_curve',
     'precision_curve', 'normalized_precision_curve', 'eval_sequence_ope',
-    'eval_ope', 'SOTOPEMetric'
+    'eval_ope', 'mean_over_runs', 'SOTOPEMetric'
 ]
 
 IOU_THRESHOLDS = np.linspace(0, 1, 21)  # 0, 0.05, ..., 1.0 (exact endpoints)
@@ -269,6 +269,50 @@ def eval_ope(gts: Sequence, preds: Sequence,
         rules=rules,
         per_sequence=per_seq,
         **mean_curves)
+
+
+SCALARS = ('success', 'precision', 'norm_precision')
+
+
+def mean_over_runs(runs: Sequence[Dict]) -> Dict[str, object]:
+    """Average :func:`eval_ope` results of repeated runs (e.g. seeds).
+
+    Args:
+        runs: eval_ope results on the same sequences.
+
+    Returns:
+        dict: an eval_ope-shaped result whose curves, scalars and per-sequence
+        values are the means over runs, plus ``over_runs``: per scalar
+        ``mean``, ``std`` (population, ddof = 0, as the linear probe's
+        seeds) and ``values`` (one per run, in order).
+    """
+    if not runs:
+        raise ValueError('no runs to average')
+    names = list(runs[0]['per_sequence'])
+    for r in runs[1:]:
+        if list(r['per_sequence']) != names:
+            raise ValueError('runs were scored on different sequences: '
+                             f"{names} vs {list(r['per_sequence'])}")
+        if r.get('rules') != runs[0].get('rules'):
+            raise ValueError('runs were scored with different rules')
+    out = {k: v for k, v in runs[0].items()
+           if k in ('iou_thresholds', 'pixel_thresholds', 'rules')}
+    for k in ('success_curve', 'precision_curve', 'norm_precision_curve'):
+        out[k] = np.mean([np.asarray(r[k]) for r in runs], axis=0)
+    over = {}
+    for k in SCALARS:
+        vals = np.array([float(r[k]) for r in runs])
+        out[k] = float(vals.mean())
+        over[k] = dict(mean=float(vals.mean()), std=float(vals.std()),
+                       values=vals.tolist())
+    out['per_sequence'] = {
+        n: dict({k: float(np.mean([r['per_sequence'][n][k] for r in runs]))
+                 for k in SCALARS},
+                num_frames=runs[0]['per_sequence'][n]['num_frames'])
+        for n in names
+    }
+    out['over_runs'] = dict(num_runs=len(runs), **over)
+    return out
 
 
 @METRICS.register_module()
