@@ -192,3 +192,24 @@ def test_unknown_rules_raise():
                              pred_bboxes=RULE_PRED)])
     out = metric.compute_metrics(metric.results)
     assert out['precision'] == pytest.approx(100.0)
+
+
+def test_mean_over_runs_of_seeds():
+    from seco_mm.evaluation.sot_metrics import mean_over_runs
+    perfect = eval_ope([GT], [GT], ['A'])
+    off = eval_ope([GT], [shifted(25, 0)], ['A'])
+    res = mean_over_runs([perfect, off, perfect])
+    auc = 100 * 20 / 21
+    o = res['over_runs']['success']
+    assert o['values'] == pytest.approx([auc, 0.0, auc])
+    assert o['mean'] == pytest.approx(2 * auc / 3)
+    assert o['std'] == pytest.approx(np.std([auc, 0.0, auc]))
+    assert res['success'] == pytest.approx(2 * auc / 3)
+    assert res['per_sequence']['A']['precision'] == pytest.approx(200 / 3)
+    np.testing.assert_allclose(res['success_curve'][:-1], 200 / 3)
+    assert res['over_runs']['num_runs'] == 3
+    with pytest.raises(ValueError, match='different sequences'):
+        mean_over_runs([perfect, eval_ope([GT], [GT], ['B'])])
+    with pytest.raises(ValueError, match='different rules'):
+        mean_over_runs([perfect, eval_ope([GT], [GT], ['A'],
+                                          rules='otb_toolkit')])
