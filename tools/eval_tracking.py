@@ -8,7 +8,8 @@ Usage:
     python tools/eval_tracking.py CONFIG (--checkpoint BACKBONE.pth |
         --random-init) --data OTB_ROOT --work-dir DIR
         [--train [--train-data SEQ_ROOT] [--eval-untrained]]
-        [--load-from SIAMFC.pth] [--name NAME]
+        [--load-from SIAMFC.pth] [--name NAME] [--seeds 0 1 2]
+        [--opencv-trackers CSRT KCF] [--otb-toolkit-rules]
         [--compare OTHER/tracking_results.json ...]
 
 --train first trains the SiamFC adaptation (1x1 adjust layers; the
@@ -16,6 +17,12 @@ backbone too if the config sets freeze_backbone=False) with mmengine's Runner
 on frame pairs from --train-data (default: the config's train_data_root);
 --eval-untrained also scores the tracker before that training (pure
 backbone feature matching). --compare overlays earlier runs in the plots.
+--seeds repeats everything seeded (random-init backbone, head init, training
+pairs) once per seed and reports mean +- std over them (docs/tracking.md);
+--opencv-trackers adds OpenCV's CSRT / KCF as reference rows scored by the
+same metrics; --otb-toolkit-rules scores with the original OTB toolkit's
+invalid-frame rules instead of mmtracking's. Every input is checked before
+any tracking or training starts.
 """
 import os
 
@@ -40,10 +47,11 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import set_random_seed  # noqa: E402
 
 from mmaction.registry import DATASETS  # noqa: E402
-from seco_mm.evaluation.sot_metrics import eval_ope  # noqa: E402
+from seco_mm.evaluation.sot_metrics import (  # noqa: E402
+    eval_ope, mean_over_runs)
 from seco_mm.tracking.apis import (  # noqa: E402
-    build_tracker, run_ope, set_backbone_checkpoint, static_box_predictions,
-    total_fps, train_tracker)
+    OPENCV_TRACKERS, OpenCVTracker, build_tracker, run_ope,
+    set_backbone_checkpoint, static_box_predictions, total_fps, train_tracker)
 from seco_mm.tracking.visualization import (  # noqa: E402
     plot_precision, plot_success)
 
@@ -83,7 +91,19 @@ def parse_args(argv=None):
                    help='torch CPU threads (default: torch\'s choice)')
     p.add_argument('--seed', type=int, default=None,
                    help='random seed (default: the config\'s, else 0)')
-    p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--seeds', type=int, nargs='+', default=None,
+                   help='run once per seed and report mean +- std (use at '
+                   'least 3 for a comparison)')
+    p.add_argument('--opencv-trackers', nargs='+', default=[],
+                   type=str.upper, choices=OPENCV_TRACKERS,
+                   help='reference rows: OpenCV trackers scored by the same '
+                   'metrics (deterministic, run once)')
+    p.add_argument('--otb-toolkit-rules', action='store_true',
+                   help='score invalid frames as the original OTB toolkit '
+                   '(frame 1 = gt, empty predictions = previous box, gt '
+                   'with x or y <= 0 not scored) instead of mmtracking')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bars (batch jobs)')
     p.add_argument('--verbose', action='store_true',
                    help='full mmengine logs (init report, training log)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -95,6 +115,10 @@ def parse_args(argv=None):
         p.error('--eval-untrained needs --train')
     if args.train and args.load_from:
         p.error('--train and --load-from exclude each other')
+    if args.seed is not None and args.seeds is not None:
+        p.error('--seed and --seeds exclude each other')
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        p.error(f'--seeds has repeated values: {args.seeds}')
     return args
 
 
@@ -121,33 +145,47 @@ def _jsonable(obj):
     return obj
 
 
-def print_table(name, metrics, baseline, per_fps, fps):
+def _pm(over, key, nd=1):
+    """'mean' or 'mean +- std' of one scalar of mean_over_runs()."""
+    o = over[key]
+    if len(o['values']) < 2:
+        return f"{o['mean']:.{nd}f}"
+    return f"{o['mean']:.{nd}f} +- {o['std']:.{nd}f}"
+
+
+def print_table(name, metrics, rows_extra, per_fps, fps):
+    """Per-sequence rows (means over seeds), the overall row(s)."""
     rows = [('sequence', 'frames', 'success', 'prec@20', 'norm.prec', 'fps')]
     for seq, r in metrics['per_sequence'].items():
         rows.append((seq, str(r['num_frames']), f"{r['success']:.1f}",
                      f"{r['precision']:.1f}", f"{r['norm_precision']:.1f}",
-                     f'{per_fps[seq]:.1f}'))
-    rows.append(('ALL: ' + name, str(sum(
-        r['num_frames'] for r in metrics['per_sequence'].values())),
-        f"{metrics['success']:.1f}", f"{metrics['precision']:.1f}",
-        f"{metrics['norm_precision']:.1f}", f'{fps:.1f}'))
-    rows.append(('static box (no motion)', '', f"{baseline['success']:.1f}",
-                 f"{baseline['precision']:.1f}",
-                 f"{baseline['norm_precision']:.1f}", ''))
+                     f'{per_fps.get(seq, float("nan")):.1f}'))
+    total = str(sum(r['num_frames'] for r in metrics['per_sequence'].values()))
+    over = metrics['over_runs']
+    rows.append(('ALL: ' + name, total, _pm(over, 'success'),
+                 _pm(over, 'precision'), _pm(over, 'norm_precision'),
+                 f'{fps:.1f}'))
+    for label, m, f in rows_extra:
+        o = m.get('over_runs')
+        rows.append((label, '',
+                     *(_pm(o, k) if o else f'{m[k]:.1f}'
+                       for k in ('success', 'precision', 'norm_precision')),
+                     f'{f:.1f}' if f else ''))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    n_seq = len(metrics['per_sequence'])
     for k, row in enumerate(rows):
-        if k in (1, len(rows) - 2):
+        if k in (1, n_seq + 1):
             print('  '.join('-' * w for w in widths))
         print('  '.join(c.ljust(w) if i == 0 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths))))
 
 
-def evaluate(model, seqs, progress):
+def evaluate(model, seqs, progress, rules):
     """OPE run + metrics: (results, metrics, fps, per-sequence fps)."""
     results = run_ope(model, seqs, progress=progress)
     metrics = eval_ope([r['gt_bboxes'] for r in results],
                        [r['pred_bboxes'] for r in results],
-                       [r['video_name'] for r in results])
+                       [r['video_name'] for r in results], rules=rules)
     per_fps = {r['video_name']: r['num_frames'] / r['seconds']
                for r in results}
     for seq, value in per_fps.items():
@@ -155,11 +193,12 @@ def evaluate(model, seqs, progress):
     return results, metrics, total_fps(results), per_fps
 
 
-def train(cfg, args, device):
-    """Train the adaptation with the Runner; returns (model, train info)."""
+def train(cfg, args, device, subdir='train'):
+    """Train the adaptation with the Runner in WORK_DIR/``subdir``;
+    returns (model, train info)."""
     if args.train_data:
         cfg.train_dataloader.dataset.dataset.data_root = args.train_data
-    cfg.work_dir = osp.join(args.work_dir, 'train')
+    cfg.work_dir = osp.join(args.work_dir, subdir)
     t0 = time.perf_counter()
     model, runner = train_tracker(cfg, quiet=not args.verbose)
     hub = runner.message_hub
@@ -185,6 +224,105 @@ def train(cfg, args, device):
     return model.to(device).eval(), info
 
 
+def _load_compare(path):
+    """An earlier run's JSON, checked (name and metrics curves present)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--compare file not found: {path}')
+    try:
+        with open(path) as f:
+            prev = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f'--compare {path}: not JSON ({err})') from None
+    for key in ('name', 'metrics'):
+        if key not in prev:
+            raise ValueError(f'--compare {path}: no {key!r}; expected a '
+                             'tracking_results.json of this tool')
+    return prev
+
+
+def check_inputs(cfg, args):
+    """Every input, before any work: backbone file, test sequences,
+    training sequences, SiamFC checkpoint, --compare files.
+
+    Returns:
+        tuple: (backbone info, test sequences, loaded --compare runs).
+    """
+    info = set_backbone_checkpoint(
+        cfg, None if args.random_init else args.checkpoint)
+    test_cfg = dict(cfg.test_dataset)
+    test_cfg.update(data_root=args.data, ann_file=args.ann_file)
+    if args.sequences:
+        test_cfg['sequences'] = args.sequences
+    sequences = DATASETS.build(test_cfg)
+    if args.train:
+        pair_ds = cfg.train_dataloader.dataset.dataset
+        if args.train_data:
+            pair_ds.data_root = args.train_data
+        root = pair_ds.get('data_root')
+        if root is not None and not osp.isdir(root):
+            raise FileNotFoundError(f'training sequences folder not found: '
+                                    f'{root} (--train-data, or the '
+                                    "config's train_data_root)")
+        if pair_ds.get('type') == 'OTBDataset':
+            DATASETS.build(dict(pair_ds))  # reads every annotation file
+    if args.load_from and not osp.isfile(args.load_from):
+        raise FileNotFoundError(f'SiamFC checkpoint not found: '
+                                f'{args.load_from}')
+    compare = [_load_compare(p) for p in args.compare]
+    return info, [sequences[i] for i in range(len(sequences))], compare
+
+
+def _short(path):
+    """The last two components of a path (``demo/otb``), for titles."""
+    parts = osp.normpath(path).split(os.sep)
+    return '/'.join(parts[-2:])
+
+
+def describe(args, train_info):
+    """One line for plot titles: backbone, head state, test data."""
+    backbone = 'random-init backbone' if args.random_init else \
+        'backbone ' + osp.basename(args.checkpoint)
+    if args.train:
+        head = 'head trained on ' + _short(
+            (train_info or {}).get('train_data') or '?')
+    elif args.load_from:
+        head = 'head from ' + osp.basename(args.load_from)
+    else:
+        head = 'untrained head'
+    return f'{backbone}, {head}; test: {_short(args.data)}'
+
+
+def run_seed(cfg, args, seqs, seed, device, progress, rules, subdir):
+    """One seed: optional untrained run, then the trained (or loaded) one
+    (training in WORK_DIR/``subdir``)."""
+    untrained = None
+    if args.eval_untrained:
+        set_random_seed(seed)
+        model0 = build_tracker(cfg, device=device, quiet=not args.verbose)
+        _, m0, fps0, _ = evaluate(model0, seqs, progress, rules)
+        untrained = dict(metrics=m0, fps=fps0)
+        print(f"seed {seed}: untrained adaptation: success "
+              f"{m0['success']:.1f}, precision {m0['precision']:.1f} "
+              f'({fps0:.1f} frames/s)')
+        del model0
+    set_random_seed(seed)
+    train_info = None
+    if args.train:
+        model, train_info = train(cfg, args, device, subdir)
+    else:
+        model = build_tracker(cfg, load_from=args.load_from, device=device,
+                              quiet=not args.verbose)
+    results, metrics, fps, per_fps = evaluate(model, seqs, progress, rules)
+    print(f"seed {seed}: success {metrics['success']:.1f}, precision "
+          f"{metrics['precision']:.1f} ({fps:.1f} frames/s)")
+    return dict(seed=seed, results=results, metrics=metrics, fps=fps,
+                per_fps=per_fps, untrained=untrained, train=train_info)
+
+
+def _summary(metrics):
+    return {k: metrics[k] for k in ('success', 'precision', 'norm_precision')}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -193,84 +331,95 @@ def main(argv=None) -> int:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    seed = args.seed if args.seed is not None else (
-        cfg.get('randomness') or {}).get('seed', 0)
-    cfg.randomness = dict(seed=seed)
-    os.makedirs(args.work_dir, exist_ok=True)
+    if args.seeds is not None:
+        seeds = list(args.seeds)
+    else:
+        seeds = [args.seed if args.seed is not None else (
+            cfg.get('randomness') or {}).get('seed', 0)]
+    rules = 'otb_toolkit' if args.otb_toolkit_rules else 'mmtracking'
     name = default_name(args)
 
     try:
-        info = set_backbone_checkpoint(
-            cfg, None if args.random_init else args.checkpoint)
-        test_cfg = dict(cfg.test_dataset)
-        test_cfg.update(data_root=args.data, ann_file=args.ann_file)
-        if args.sequences:
-            test_cfg['sequences'] = args.sequences
-        sequences = DATASETS.build(test_cfg)
+        info, seqs, compare = check_inputs(cfg, args)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f'eval_tracking: error: {err}', file=sys.stderr)
         return 2
+    os.makedirs(args.work_dir, exist_ok=True)
     if info:
         print(f"backbone: {args.checkpoint} ({info['num_used']} of "
               f"{info['num_tensors']} tensors used by the truncated ResNet)")
     else:
         print('backbone: random initialisation')
 
-    seqs = [sequences[i] for i in range(len(sequences))]
     progress = not args.no_progress
-    untrained = None
-    if args.eval_untrained:
-        set_random_seed(seed)
-        model0 = build_tracker(cfg, device=device, quiet=not args.verbose)
-        _, m0, fps0, _ = evaluate(model0, seqs, progress)
-        untrained = dict(name=default_name(args, trained=False), metrics=m0,
-                         fps=fps0)
-        print(f"untrained adaptation: success {m0['success']:.1f}, "
-              f"precision {m0['precision']:.1f} ({fps0:.1f} frames/s)")
-        del model0
-
-    train_info = None
-    set_random_seed(seed)
-    if args.train:
+    runs = []
+    for seed in seeds:
+        cfg.randomness = dict(seed=seed)
         try:
-            model, train_info = train(cfg, args, device)
+            runs.append(run_seed(
+                cfg, args, seqs, seed, device, progress, rules,
+                'train' if len(seeds) == 1 else f'train_seed{seed}'))
         except (FileNotFoundError, ValueError) as err:
-            print(f'eval_tracking: error while training: {err}',
+            print(f'eval_tracking: error (seed {seed}): {err}',
                   file=sys.stderr)
             return 2
-    else:
-        model = build_tracker(cfg, load_from=args.load_from, device=device,
-                              quiet=not args.verbose)
 
-    results, metrics, fps, per_fps = evaluate(model, seqs, progress)
-    gts = [r['gt_bboxes'] for r in results]
+    metrics = mean_over_runs([r['metrics'] for r in runs])
+    fps = float(np.mean([r['fps'] for r in runs]))
+    untrained = None
+    if args.eval_untrained:
+        untrained = dict(
+            name=default_name(args, trained=False),
+            metrics=mean_over_runs([r['untrained']['metrics'] for r in runs]),
+            fps=float(np.mean([r['untrained']['fps'] for r in runs])))
+    gts = [r['gt_bboxes'] for r in runs[0]['results']]
+    names = [r['video_name'] for r in runs[0]['results']]
     baseline = eval_ope(
-        gts, [static_box_predictions(dict(gt_bboxes=g)) for g in gts],
-        [r['video_name'] for r in results])
+        gts, [static_box_predictions(dict(gt_bboxes=g)) for g in gts], names,
+        rules=rules)
+    references = {}
+    for kind in args.opencv_trackers:
+        _, m_ref, fps_ref, _ = evaluate(OpenCVTracker(kind), seqs, progress,
+                                        rules)
+        references[kind] = dict(metrics=m_ref, fps=fps_ref)
+        print(f"OpenCV {kind}: success {m_ref['success']:.1f}, precision "
+              f"{m_ref['precision']:.1f} ({fps_ref:.1f} frames/s)")
 
     pred_dir = osp.join(args.work_dir, 'predictions')
-    os.makedirs(pred_dir, exist_ok=True)
-    for r in results:
-        np.savetxt(osp.join(pred_dir, f"{r['video_name']}.txt"),
-                   r['pred_bboxes'], fmt='%.2f', delimiter=',')
+    for run in runs:
+        sub = pred_dir if len(runs) == 1 else osp.join(
+            pred_dir, f"seed{run['seed']}")
+        os.makedirs(sub, exist_ok=True)
+        for r in run['results']:
+            np.savetxt(osp.join(sub, f"{r['video_name']}.txt"),
+                       r['pred_bboxes'], fmt='%.2f', delimiter=',')
 
+    title = describe(args, runs[-1]['train'])
     out = dict(
         name=name,
+        description=title,
         config=args.config,
         backbone_checkpoint=None if args.random_init else args.checkpoint,
         random_init=bool(args.random_init),
         trained_adaptation=bool(args.train or args.load_from),
         siamfc_checkpoint=args.load_from,
-        train=train_info,
+        train=runs[-1]['train'],
         data=args.data,
         device=device,
         torch_threads=torch.get_num_threads(),
+        metric_rules=rules,
+        seeds=seeds,
         fps=fps,
-        num_sequences=len(results),
-        num_frames=int(sum(r['num_frames'] for r in results)),
+        num_sequences=len(names),
+        num_frames=int(sum(len(g) for g in gts)),
         test_cfg=dict(cfg.model.test_cfg),
         metrics=metrics,
+        per_seed=[dict(seed=r['seed'], fps=r['fps'], train=r['train'],
+                       **_summary(r['metrics']),
+                       untrained=_summary(r['untrained']['metrics'])
+                       if r['untrained'] else None) for r in runs],
         untrained=untrained,
+        opencv_trackers=references,
         static_box_baseline=baseline)
     json_path = osp.join(args.work_dir, 'tracking_results.json')
     with open(json_path, 'w') as f:
@@ -279,17 +428,36 @@ def main(argv=None) -> int:
     curves = {name: metrics}
     if untrained:
         curves[untrained['name']] = untrained['metrics']
-    for other in args.compare:
-        with open(other) as f:
-            prev = json.load(f)
+    for prev in compare:
         curves[prev['name']] = prev['metrics']
         if prev.get('untrained'):
             curves[prev['untrained']['name']] = prev['untrained']['metrics']
+        for kind, ref in (prev.get('opencv_trackers') or {}).items():
+            curves.setdefault(f'OpenCV {kind}', dict(ref['metrics'],
+                                                     baseline=True))
+    for kind, ref in references.items():
+        curves[f'OpenCV {kind}'] = dict(ref['metrics'], baseline=True)
     curves['static box'] = dict(baseline, baseline=True)
-    plot_success(curves, osp.join(args.work_dir, 'success_plot.png'))
-    plot_precision(curves, osp.join(args.work_dir, 'precision_plot.png'))
+    seeds_txt = (f', mean of {len(seeds)} seeds' if len(seeds) > 1 else
+                 f', seed {seeds[0]}')
+    subtitle = f'{title}{seeds_txt}; {rules} rules'
+    plot_success(curves, osp.join(args.work_dir, 'success_plot.png'),
+                 subtitle=subtitle)
+    plot_precision(curves, osp.join(args.work_dir, 'precision_plot.png'),
+                   subtitle=subtitle)
 
-    print_table(name, metrics, baseline, per_fps, fps)
+    extra = []
+    if untrained:
+        extra.append((untrained['name'], untrained['metrics'],
+                      untrained['fps']))
+    extra += [(f'OpenCV {k}', v['metrics'], v['fps'])
+              for k, v in references.items()]
+    extra.append(('static box (no motion)', baseline, None))
+    per_fps = {k: float(np.mean([r['per_fps'][k] for r in runs]))
+               for k in runs[0]['per_fps']}
+    print(f'seeds {seeds} ({rules} rules); values are means over seeds'
+          + (' +- std' if len(seeds) > 1 else ''))
+    print_table(name, metrics, extra, per_fps, fps)
     print(f'{fps:.1f} frames/s on {device} ({torch.get_num_threads()} '
           f'threads) -> {json_path}, success_plot.png, precision_plot.png')
     return 0

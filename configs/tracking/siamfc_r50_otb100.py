@@ -18,11 +18,11 @@
 #       --checkpoint seco_r50_backbone.pth \
 #       --load-from work_dirs/siamfc_r50/epoch_50.pth \
 #       --data data/OTB100 --work-dir work_dirs/siamfc_r50_otb100
+# The tracking values are SiamFC's defaults (DEFAULT_TEST_CFG in
+# seco_mm/tracking/models/siamfc.py, the SiamFCHead and SiamFCPairCrop
+# arguments); the `_delete_` entries below drop the demo's overrides (small
+# crops, the exact-matcher head) so that those defaults apply.
 _base_ = ['./siamfc_r18_demo.py']
-
-exemplar_size = 127
-search_size = 255
-context_amount = 0.5
 
 model = dict(
     backbone=dict(
@@ -34,22 +34,18 @@ model = dict(
     # To use layer4 as well: num_stages=4, strides=(1, 2, 1, 1),
     # dilations=(1, 1, 2, 4), out_indices=(3, ), head in_channels=2048.
     head=dict(
+        _delete_=True,
+        type='SiamFCHead',
         in_channels=1024,
         # template feature 16x16 (127 / 8) -> central 8x8, the target region;
         # score map 32 - 8 + 1 = 25 x 25, centred on zero displacement
         template_crop=8),
-    train_cfg=dict(exemplar_size=exemplar_size, search_size=search_size),
-    test_cfg=dict(exemplar_size=exemplar_size, search_size=search_size))
+    train_cfg=dict(_delete_=True),
+    test_cfg=dict(_delete_=True))
 
 train_pipeline = [
     dict(type='LoadSOTPairImages'),
-    dict(
-        type='SiamFCPairCrop',
-        exemplar_size=exemplar_size,
-        search_size=search_size,
-        context_amount=context_amount,
-        max_stretch=0.05,
-        max_shift=8),
+    dict(type='SiamFCPairCrop'),  # exemplar 127, search 255, context 0.5
     dict(type='PackSiamFCInputs'),
 ]
 train_dataloader = dict(

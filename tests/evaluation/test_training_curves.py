@@ -75,3 +75,46 @@ def test_errors_name_the_problem(tmp_path):
     with pytest.raises(KeyError, match='loss_extra'):
         loss_trend(records + [_rec(3, 3, 4, 1, 1)],
                    keys=('loss', 'loss_extra'))
+
+
+def _knn(epoch, step, top1, r1, r5, seconds=2.0):
+    return {'knn/top1': top1, 'knn/R@1': r1, 'knn/R@5': r5,
+            'knn/seconds': seconds, 'knn/epoch': epoch, 'step': step}
+
+
+def test_knn_curve_table_and_plot(tmp_path):
+    from seco_mm.evaluation.training_curves import (knn_rows, load_knn_curve,
+                                                    plot_training_curves)
+    # the monitor's records share steps with training records (same
+    # scalars.json); a resumed run re-logs epoch 2, the later folder wins
+    _write(tmp_path / '20260101_000000', [
+        _knn(0, 0, 20.0, 18.0, 40.0), _rec(1, 5, 5.0, 0.9, 0.70),
+        _knn(1, 5, 25.0, 22.0, 45.0), _rec(2, 10, 5.4, 0.7, 0.69),
+        _knn(2, 10, 99.0, 99.0, 99.0)])
+    _write(tmp_path / '20260101_010000', [
+        _knn(2, 10, 30.0, 27.5, 50.0), _rec(3, 15, 5.0, 0.6, 0.68),
+        _knn(3, 15, 35.0, 31.0, 55.0, seconds=1.5)])
+    curve = load_knn_curve(str(tmp_path))
+    assert [r['epoch'] for r in curve] == [0, 1, 2, 3]
+    assert [r['top1'] for r in curve] == [20.0, 25.0, 30.0, 35.0]
+    assert curve[2]['R@1'] == 27.5 and curve[3]['step'] == 15
+    # the k-NN records do not disturb the loss records of the same steps
+    assert [r['step'] for r in load_scalars(str(tmp_path))] == [5, 10, 15]
+    rows = knn_rows(curve)
+    assert rows[0] == ('k-NN monitor', 'top-1 (%)', 'R@1 (%)', 'R@5 (%)',
+                       'cost (s)')
+    assert rows[4] == ('epoch 3', '35.0', '31.0', '55.0', '1.5')
+    png = plot_training_curves(load_scalars(str(tmp_path)), curve,
+                               str(tmp_path / 'curves.png'), title='demo')
+    with open(png, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    _write(tmp_path / '20260101_020000', [{'knn/top1': 1.0, 'step': 3}])
+    with pytest.raises(ValueError, match=r"scalars\.json:1: k-NN record "
+                       r"without 'knn/epoch'"):
+        load_knn_curve(str(tmp_path))
+
+
+def test_no_monitor_gives_an_empty_curve(tmp_path):
+    from seco_mm.evaluation.training_curves import knn_rows, load_knn_curve
+    _write(tmp_path / '20260101_000000', [_rec(1, 5, 5.0, 0.9, 0.70)])
+    assert load_knn_curve(str(tmp_path)) == [] and knn_rows([]) == []

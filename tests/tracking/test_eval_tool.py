@@ -1,17 +1,15 @@
 """tools/eval_tracking.py and tools/train_tracking.py end to end (tiny)."""
 import json
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 from trk_helpers import make_sequence, save_backbone, write_info_file
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
+from tests.conftest import ROOT, load_tool
 
-import eval_tracking  # noqa: E402
-import train_tracking  # noqa: E402
+eval_tracking = load_tool('eval_tracking')
+train_tracking = load_tool('train_tracking')
 
 CFG = osp.join(ROOT, 'configs', 'tracking', 'siamfc_r18_demo.py')
 # 2 sequences x 4 pairs, batch 4, 1 epoch: 2 training iterations
@@ -43,6 +41,10 @@ def test_eval_with_training_then_random_init_compare(data):
     assert rc == 0
     res = json.load(open(osp.join(out, 'tracking_results.json')))
     assert res['name'] == 'seco +trained adapt' and res['trained_adaptation']
+    assert res['description'] == (
+        'backbone backbone.pth, head trained on '
+        f"{osp.basename(data['tmp'])}/otb_train; test: "
+        f"{osp.basename(data['tmp'])}/otb")
     assert res['untrained']['name'] == 'seco untrained adapt'
     assert len(res['untrained']['metrics']['success_curve']) == 21
     assert res['train']['iterations'] == 2
@@ -105,3 +107,58 @@ def test_clear_errors(data, capsys):
     with pytest.raises(SystemExit):
         eval_tracking.parse_args([CFG, '--random-init', '--data', 'x',
                                   '--work-dir', out, '--eval-untrained'])
+
+
+def test_every_input_is_checked_before_any_work(data, capsys):
+    """A missing training folder (or SiamFC checkpoint, or --compare file)
+    is reported before the untrained evaluation runs: nothing is written."""
+    out = str(data['tmp'] / 'early')
+    missing = str(data['tmp'] / 'no_train_data')
+    assert eval_tracking.main([
+        CFG, '--random-init', '--data', data['test'], '--work-dir', out,
+        '--train', '--train-data', missing, '--eval-untrained',
+        '--no-progress']) == 2
+    err = capsys.readouterr()
+    assert f'training sequences folder not found: {missing}' in err.err
+    assert 'untrained adaptation' not in err.out
+    assert not osp.exists(out)
+    assert eval_tracking.main([
+        CFG, '--random-init', '--data', data['test'], '--work-dir', out,
+        '--load-from', 'nope.pth']) == 2
+    assert 'SiamFC checkpoint not found: nope.pth' in capsys.readouterr().err
+    assert eval_tracking.main([
+        CFG, '--random-init', '--data', data['test'], '--work-dir', out,
+        '--compare', str(data['tmp'] / 'none.json')]) == 2
+    assert '--compare file not found' in capsys.readouterr().err
+    assert not osp.exists(out)
+    with pytest.raises(SystemExit):
+        eval_tracking.parse_args([CFG, '--random-init', '--data', 'x',
+                                  '--work-dir', out, '--seed', '1',
+                                  '--seeds', '0', '1'])
+
+
+def test_seeds_opencv_references_and_toolkit_rules(data):
+    out = str(data['tmp'] / 'seeds')
+    assert eval_tracking.main([
+        CFG, '--random-init', '--data', data['test'], '--work-dir', out,
+        '--seeds', '0', '1', '2', '--opencv-trackers', 'csrt', 'KCF',
+        '--otb-toolkit-rules', '--no-progress']) == 0
+    res = json.load(open(osp.join(out, 'tracking_results.json')))
+    assert res['seeds'] == [0, 1, 2] and res['metric_rules'] == 'otb_toolkit'
+    per_seed = [r['success'] for r in res['per_seed']]
+    assert len(set(per_seed)) > 1  # random-init backbones differ per seed
+    over = res['metrics']['over_runs']['success']
+    assert over['values'] == pytest.approx(per_seed)
+    assert over['mean'] == pytest.approx(np.mean(per_seed))
+    assert over['std'] == pytest.approx(np.std(per_seed))
+    assert res['metrics']['success'] == pytest.approx(np.mean(per_seed))
+    assert res['metrics']['rules'] == 'otb_toolkit'
+    assert set(res['opencv_trackers']) == {'CSRT', 'KCF'}
+    for ref in res['opencv_trackers'].values():
+        assert 0 <= ref['metrics']['success'] <= 100
+        assert len(ref['metrics']['success_curve']) == 21
+    assert res['description'] == ('random-init backbone, untrained head; '
+                                  f"test: {osp.basename(data['tmp'])}/otb")
+    for seed in (0, 1, 2):
+        assert osp.isfile(osp.join(out, 'predictions', f'seed{seed}',
+                                   'Alpha.txt'))

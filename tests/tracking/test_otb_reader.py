@@ -1,6 +1,7 @@
 """OTB-100 / GOT-10k readers: layouts, special cases and clear errors."""
 import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -135,3 +136,45 @@ def test_got10k_reader(tmp_path):
     assert len(ds) == 1
     with pytest.raises(FileNotFoundError, match='list.txt'):
         load_got10k_sequences(str(tmp_path / 'val'))
+
+
+def test_info_file_without_header_is_an_error(tmp_path):
+    """The first line of an info file is skipped as a header; a file that
+    starts with an entry would silently lose that sequence."""
+    root = str(tmp_path)
+    for i, name in enumerate(('First', 'Second')):
+        make_sequence(root, name, num_frames=4, seed=i)
+    path = osp.join(root, 'otb100_infos.txt')
+    with open(path, 'w') as f:
+        f.write('First/img,First/groundtruth_rect.txt,1,4\n'
+                'Second/img,Second/groundtruth_rect.txt,1,4\n')
+    with pytest.raises(ValueError, match=r"otb100_infos\.txt:1: 'First/img,"
+                       r".*looks like a sequence entry"):
+        load_otb_sequences(root)
+    write_info_file(root, [('First/img', 'First/groundtruth_rect.txt', 1, 4),
+                           ('Second/img', 'Second/groundtruth_rect.txt', 1,
+                            4)])
+    assert [s['video_name'] for s in load_otb_sequences(root)] == \
+        ['First', 'Second']
+
+
+def test_ground_truth_shorter_than_the_frames_is_an_error(tmp_path):
+    root = str(tmp_path)
+    make_sequence(root, 'Short', num_frames=8, seed=0)
+    gt_path = osp.join(root, 'Short', 'groundtruth_rect.txt')
+    lines = open(gt_path).read().splitlines()
+    with open(gt_path, 'w') as f:
+        f.write('\n'.join(lines[:6]) + '\n')
+    with pytest.raises(ValueError, match=r'Short/groundtruth_rect\.txt: 6 '
+                       r'boxes .* holds 8 frames from frame 1'):
+        load_otb_sequences(root)  # folder scan: no info file
+    # the OTB toolkit's own short sequences are cut at its end frame
+    make_sequence(root, 'Diving', num_frames=217, seed=1, obj=10, size=32)
+    gt_path = osp.join(root, 'Diving', 'groundtruth_rect.txt')
+    lines = open(gt_path).read().splitlines()
+    with open(gt_path, 'w') as f:
+        f.write('\n'.join(lines[:215]) + '\n')
+    shutil.rmtree(osp.join(root, 'Short'))
+    [diving] = load_otb_sequences(root)
+    assert len(diving['frame_paths']) == 215
+    assert diving['frame_paths'][-1].endswith('img/0215.jpg')

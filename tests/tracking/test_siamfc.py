@@ -1,4 +1,6 @@
 """SiamFC: geometry, labels, loss, training step, and tracking a target."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -216,3 +218,122 @@ def test_unfrozen_backbone_gets_gradients():
                    mode='loss')
     losses['loss_cls'].backward()
     assert model.backbone.layer1[0].conv1.conv.weight.grad.abs().sum() > 0
+
+
+def _self_tracking_errors(head, test_cfg, seeds, img, boxes):
+    """Centre errors (px) of tracking the very frame the tracker was
+    initialised on, and the raw score-map argmax vs r0 (middle scale)."""
+    errors, peaks = [], []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = MODELS.build(dict(
+            type='SiamFC', backbone=BACKBONE_L2,
+            head=dict(type='SiamFCHead', in_channels=128, template_crop=4,
+                      **head),
+            test_cfg=dict(exemplar_size=63, search_size=127, **test_cfg)))
+        model.init_weights()
+        model.eval()
+        for box in boxes:
+            model.init(img, box)
+            m = model.memo
+            x = crop_and_resize(img, m['center'], m['x_sz0'], 127, m['avg'])
+            with torch.no_grad():
+                scores = model.head.correlate(
+                    m['kernel'], model.head.search_features(
+                        model.extract_feat(model._to_batch([x]))))[0, 0]
+            peaks.append(np.unravel_index(int(scores.argmax()),
+                                          scores.shape) == (m['r0'],) * 2)
+            out, _ = model.track(img)
+            errors.append(np.linalg.norm(xywh_to_center(out)[0] -
+                                         xywh_to_center(box)[0]))
+    return np.array(errors), np.array(peaks)
+
+
+EXACT_HEAD = dict(adjust_init='identity', response_norm='cosine',
+                  corr_scale=10.0)
+
+
+def test_untrained_exact_matcher_finds_the_target_in_its_own_frame(tmp_path):
+    """Identity adjust + cosine response + template cut from a search-sized
+    crop: asked to track the frame it was initialised on, the raw score
+    map peaks exactly at zero displacement for every seed, and the tracked
+    centre is within the response upsampling's sub-cell rounding (< 2 px).
+    The classic untrained head (Kaiming adjust, raw correlation, exemplar
+    template) does not have this property."""
+    root = str(tmp_path)
+    make_sequence(root, 'Self', num_frames=2, seed=3, obj=24)
+    [seq] = load_otb_sequences(root)
+    from seco_mm.tracking.datasets.transforms import read_rgb
+    img = read_rgb(seq['frame_paths'][0])
+    boxes = [seq['gt_bboxes'][0], [20, 30, 30, 22], [70, 64, 26, 34]]
+    err, peak = _self_tracking_errors(EXACT_HEAD,
+                                      dict(template_context='search'),
+                                      range(5), img, boxes)
+    assert peak.all()
+    assert err.max() < 2.0, err
+    classic, classic_peak = _self_tracking_errors({}, {}, range(5), img,
+                                                  boxes)
+    assert not classic_peak.all() and classic.max() > 8.0, classic
+
+
+def test_identity_adjust_and_cosine_response():
+    head = build(adjust_init='identity', response_norm='cosine',
+                 corr_scale=10.0).head
+    x = torch.randn(2, 128, 5, 5)
+    with torch.no_grad():
+        y = head.search_features(x)  # eval BN at its fresh state
+    torch.testing.assert_close(y[:, :128], x / math.sqrt(1 + 1e-5))
+    assert (y[:, 128:] == 0).all()
+    z = x[:1, :, 1:4, 1:4]
+    scores = head.correlate(head.template_features(z), y[:1]) / 10.0
+    assert scores.shape == (1, 1, 3, 3)
+    torch.testing.assert_close(scores[0, 0, 1, 1], torch.tensor(1.0))
+    assert scores.abs().max() <= 1.0 + 1e-5
+    with pytest.raises(ValueError, match='out_channels >= in_channels'):
+        MODELS.build(dict(type='SiamFCHead', in_channels=512,
+                          out_channels=256, adjust_init='identity'))
+    with pytest.raises(ValueError, match='template_context'):
+        MODELS.build(dict(
+            type='SiamFC', backbone=BACKBONE_L2,
+            head=dict(type='SiamFCHead', in_channels=128),
+            test_cfg=dict(template_context='middle')))
+
+
+def test_search_context_training_pairs_match_the_geometry():
+    """With template_context='search' the training template is the
+    search-sized region around the template target: a search crop of the
+    same frame with zero shift equals it pixel for pixel, and the loss's
+    response origin is the kernel's own position."""
+    from seco_mm.tracking.datasets.transforms import SiamFCPairCrop
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (128, 128, 3), np.uint8)
+    crop = SiamFCPairCrop(63, 127, max_stretch=0.0, max_shift=0.0,
+                          template_context='search')
+    out = crop(dict(template_img=img, search_img=img,
+                    template_bbox=[40, 40, 30, 30],
+                    search_bbox=[40, 40, 30, 30]))
+    assert out['template'].shape == (127, 127, 3)
+    np.testing.assert_array_equal(out['template'], out['search'])
+    model = build(**EXACT_HEAD)
+    z = model._to_batch([out['template']])
+    assert model.head.response_origin(
+        model.extract_feat(z).size(-1), 127, 127) == 6
+
+
+def test_configs_keep_one_home_for_tracking_defaults():
+    """The demo config overrides only what differs; the paper-scale config
+    uses SiamFC's defaults (DEFAULT_TEST_CFG) unchanged."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from seco_mm.tracking.models.siamfc import DEFAULT_TEST_CFG
+    root = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'tracking')
+    demo = Config.fromfile(osp.join(root, 'siamfc_r18_demo.py'))
+    assert set(demo.model.test_cfg) == {'exemplar_size', 'search_size',
+                                        'template_context'}
+    r50 = Config.fromfile(osp.join(root, 'siamfc_r50_otb100.py'))
+    model = MODELS.build(r50.model)
+    assert model.test_cfg == DEFAULT_TEST_CFG
+    assert model.head.adjust_init == 'kaiming'
+    assert model.head.response_norm == 'scale'

@@ -11,7 +11,9 @@ Layout (as mmtracking's ``OTB100Dataset``)::
 Special cases of the OTB toolkit kept here: ``Board`` frames are named
 ``%05d.jpg``; ``Tiger1`` starts at frame 6 and the first 5 rows of its ground
 truth are skipped (``initOmit/tiger1.txt``); ``David`` starts at frame 300
-(this is in the info file; the folder scan knows it too). Sequences listed
+(this is in the info file; the folder scan knows it too); ``Diving``,
+``Football1``, ``Freeman3``, ``Freeman4`` and ``David`` have more images than
+boxes and are cut at the toolkit's end frame. Sequences listed
 twice with different annotation files (``Jogging``, ``Skating2``) are named
 ``Jogging-1``, ``Jogging-2``.
 
@@ -38,6 +40,10 @@ _NUMBER = re.compile(r'[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?')
 _GT_NAME = re.compile(r'^groundtruth_rect(?:\.(\d+))?\.txt$')
 # (first frame number, gt rows to skip) where the img folder does not say it
 _SPECIAL_START = {'Tiger1': (6, 5), 'David': (300, 0)}
+# last frame where img/ holds more images than the sequence has boxes (the
+# OTB toolkit's configSeqs; the same end frames as mmtracking's info file)
+_SPECIAL_END = {'David': 770, 'Diving': 215, 'Football1': 74,
+                'Freeman3': 460, 'Freeman4': 283}
 _FRAME_TEMPLATE = {'Board': '%05d.jpg'}
 _DEFAULT_TEMPLATE = '%04d.jpg'
 
@@ -86,6 +92,13 @@ def parse_info_file(path: str) -> List[Tuple[str, str, int, int]]:
     entries = []
     with open(path) as f:
         lines = f.read().splitlines()
+    if lines and _looks_like_entry(lines[0]):
+        raise ValueError(
+            f'{path}:1: {lines[0].strip()!r} looks like a sequence entry, but '
+            'line 1 of an mmtracking info file is a header and is skipped, '
+            'so this sequence would be dropped; add a header line first '
+            '(e.g. "video_path,annotation_path,start_frame_id,'
+            'end_frame_id")')
     for lineno, line in enumerate(lines[1:], 2):  # line 1 is a comment
         if not line.strip():
             continue
@@ -106,6 +119,12 @@ def parse_info_file(path: str) -> List[Tuple[str, str, int, int]]:
     if not entries:
         raise ValueError(f'{path}: no sequences listed')
     return entries
+
+
+def _looks_like_entry(line: str) -> bool:
+    """``a,b,<int>,<int>``: an info-file entry rather than a header."""
+    parts = [p.strip() for p in line.lstrip('\ufeff').split(',')]
+    return len(parts) == 4 and all(p.isdigit() for p in parts[2:])
 
 
 def _seq_folder(video_path: str) -> str:
@@ -221,11 +240,23 @@ def scan_sequences(root: str, check_files: bool = True) -> List[Dict]:
                 f'{seq_dir} has img/ but no groundtruth_rect.txt')
         numbers, template = _frame_numbers(osp.join(seq_dir, 'img'))
         start, skip = _SPECIAL_START.get(folder, (numbers[0], 0))
+        end = _SPECIAL_END.get(folder)
         for gt_name in gt_names:
-            seqs.append(
-                _make_sequence(root, folder, f'{folder}/img',
-                               f'{folder}/{gt_name}', start, None, template,
-                               skip, check_files))
+            seq = _make_sequence(root, folder, f'{folder}/img',
+                                 f'{folder}/{gt_name}', start, end, template,
+                                 skip, check_files)
+            on_disk = sum(1 for n in numbers
+                          if start <= n and (end is None or n <= end))
+            if on_disk > len(seq['frame_paths']):
+                raise ValueError(
+                    f"{seq['ann_path']}: {len(seq['gt_bboxes'])} boxes "
+                    f'(after skipping {skip}) but {seq_dir}/img holds '
+                    f'{on_disk} frames from frame {start}: the sequence '
+                    f'would be evaluated on its first '
+                    f"{len(seq['gt_bboxes'])} frames only. Complete the "
+                    'ground truth, or list the sequence in an '
+                    f'{OTB_INFO_FILE} with its end frame')
+            seqs.append(seq)
     if not seqs:
         raise FileNotFoundError(
             f'no OTB sequences (<Seq>/img/ + <Seq>/groundtruth_rect.txt) '

@@ -59,6 +59,11 @@ class SiamFCPairCrop(BaseTransform):
         context_amount (float): SiamFC context. Defaults to 0.5.
         max_stretch (float): relative size jitter. Defaults to 0.05.
         max_shift (float): search crop shift in output pixels. Defaults to 8.
+        template_context (str): ``'exemplar'`` (classic: the template is the
+            exemplar region at ``exemplar_size``) or ``'search'`` (the
+            template is the search-sized region around the template target
+            at ``search_size``, unshifted; match the tracker's
+            ``test_cfg.template_context``).
     """
 
     def __init__(self,
@@ -66,7 +71,12 @@ class SiamFCPairCrop(BaseTransform):
                  search_size: int = 255,
                  context_amount: float = 0.5,
                  max_stretch: float = 0.05,
-                 max_shift: float = 8.0):
+                 max_shift: float = 8.0,
+                 template_context: str = 'exemplar'):
+        if template_context not in ('exemplar', 'search'):
+            raise ValueError("template_context must be 'exemplar' or "
+                             f"'search', got {template_context!r}")
+        self.template_context = template_context
         if search_size < exemplar_size:
             raise ValueError(f'search_size {search_size} < exemplar_size '
                              f'{exemplar_size}')
@@ -84,9 +94,12 @@ class SiamFCPairCrop(BaseTransform):
         z_center, z_size = xywh_to_center(results['template_bbox'])
         x_center, x_size = xywh_to_center(results['search_bbox'])
         z_sz = context_size(z_size, self.context_amount) * self._stretch()
+        z_out = self.exemplar_size
+        if self.template_context == 'search':
+            z_sz, z_out = z_sz * self.search_size / self.exemplar_size, \
+                self.search_size
         results['template'] = crop_and_resize(
-            z_img, z_center, z_sz, self.exemplar_size,
-            z_img.reshape(-1, 3).mean(axis=0))
+            z_img, z_center, z_sz, z_out, z_img.reshape(-1, 3).mean(axis=0))
         x_sz = context_size(x_size, self.context_amount) * \
             self.search_size / self.exemplar_size * self._stretch()
         shift = np.random.uniform(-self.max_shift, self.max_shift, size=2)
@@ -101,7 +114,8 @@ class SiamFCPairCrop(BaseTransform):
         return (f'{self.__class__.__name__}(exemplar_size='
                 f'{self.exemplar_size}, search_size={self.search_size}, '
                 f'context_amount={self.context_amount}, max_stretch='
-                f'{self.max_stretch}, max_shift={self.max_shift})')
+                f'{self.max_stretch}, max_shift={self.max_shift}, '
+                f'template_context={self.template_context!r})')
 
 
 @TRANSFORMS.register_module()

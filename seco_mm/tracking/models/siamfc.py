@@ -28,7 +28,12 @@ DEFAULT_TEST_CFG = dict(
     scale_lr=0.59,
     window_influence=0.176,
     min_size_ratio=0.2,  # target size clamp relative to the first frame
-    max_size_ratio=5.0)
+    max_size_ratio=5.0,
+    # 'exemplar': the kernel comes from the exemplar crop (classic SiamFC);
+    # 'search': from a search-sized crop around the target (the kernel then
+    # sees the same context as the search features; see SiamFCHead)
+    template_context='exemplar')
+TEMPLATE_CONTEXTS = ('exemplar', 'search')
 
 DEFAULT_TRAIN_CFG = dict(exemplar_size=127, search_size=255)
 
@@ -73,6 +78,11 @@ class SiamFC(BaseModel):
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
         if unknown:
             raise KeyError(f'unknown SiamFC test_cfg keys: {sorted(unknown)}')
+        if self.test_cfg['template_context'] not in TEMPLATE_CONTEXTS:
+            raise ValueError(
+                f'test_cfg.template_context must be one of '
+                f'{TEMPLATE_CONTEXTS}, got '
+                f"{self.test_cfg['template_context']!r}")
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad = False
@@ -150,7 +160,12 @@ class SiamFC(BaseModel):
         avg = img.reshape(-1, 3).mean(axis=0)
         z_sz = context_size(size, cfg['context_amount'])
         x_sz = z_sz * cfg['search_size'] / cfg['exemplar_size']
-        z = crop_and_resize(img, center, z_sz, cfg['exemplar_size'], avg)
+        if cfg['template_context'] == 'search':
+            # same region and resolution as the first search crop
+            z_crop, z_out = x_sz, cfg['search_size']
+        else:
+            z_crop, z_out = z_sz, cfg['exemplar_size']
+        z = crop_and_resize(img, center, z_crop, z_out, avg)
         z_feat = self.extract_feat(self._to_batch([z]))
         n = cfg['scale_num']
         self.memo = dict(
@@ -160,8 +175,7 @@ class SiamFC(BaseModel):
             x_sz0=x_sz,
             avg=avg,
             kernel=self.head.template_features(z_feat),
-            r0=self.head.response_origin(z_feat.size(-1),
-                                         cfg['exemplar_size'],
+            r0=self.head.response_origin(z_feat.size(-1), z_out,
                                          cfg['search_size']),
             scale_factors=cfg['scale_step']**(np.arange(n) - n // 2),
             window=None)

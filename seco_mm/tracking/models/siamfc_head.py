@@ -7,6 +7,14 @@ template feature is cropped to cells ``[a, a + k)``, response cell ``r``
 places the template centre at search pixel ``(Z - 1) / 2 + stride * (r - a)``,
 so zero displacement is at ``r0 = a + (X - Z) / (2 * stride)`` and cell ``r``
 means a displacement of ``stride * (r - r0)`` search-crop pixels.
+
+An exact matcher by construction (``adjust_init='identity'``,
+``response_norm='cosine'`` and the tracker's ``template_context='search'``):
+the kernel is the central ``k x k`` cells of the *search-sized* crop around
+the target, both branches apply the same (identity) adjust, and the response
+is the cosine between the kernel and each window. Asked to track the frame it
+was initialised on, the window at zero displacement equals the kernel, its
+cosine is 1, and by Cauchy-Schwarz no other window can score higher.
 """
 from typing import Dict, Optional, Tuple
 
@@ -18,10 +26,26 @@ from mmengine.model import BaseModule
 from mmaction.registry import MODELS
 
 
+ADJUST_INITS = ('kaiming', 'identity')
+RESPONSE_NORMS = ('scale', 'bn', 'cosine')
+
+
 def _adjust_layer(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
         nn.BatchNorm2d(out_channels))
+
+
+def _identity_init(layer: nn.Sequential) -> None:
+    """1x1 conv = ``[I; 0]`` (an isometric embedding of the input channels),
+    BN at its fresh state (weight 1, bias 0, running mean 0, var 1): in eval
+    mode the layer is ``x / sqrt(1 + eps)`` padded with zero channels."""
+    conv, bn = layer
+    with torch.no_grad():
+        conv.weight.zero_()
+        idx = torch.arange(conv.in_channels)
+        conv.weight[idx, idx, 0, 0] = 1.0
+    bn.reset_parameters()
 
 
 def cross_correlation(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -43,6 +67,23 @@ def cross_correlation(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(b, 1, out.size(-2), out.size(-1))
 
 
+def window_norms(z: torch.Tensor, x: torch.Tensor,
+                 eps: float = 1e-12) -> torch.Tensor:
+    """``|z| * |x_window|`` for every window of :func:`cross_correlation`.
+
+    Args:
+        z: (B, C, k, k) or (1, C, k, k) kernels; x: (B, C, H, W).
+
+    Returns:
+        torch.Tensor: (B, 1, H - k + 1, W - k + 1), at least ``eps``.
+    """
+    k_h, k_w = z.shape[-2:]
+    energy = F.conv2d(x.pow(2).sum(1, keepdim=True),
+                      x.new_ones(1, 1, k_h, k_w))  # (B, 1, R, R)
+    z_norm = z.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    return (energy.clamp_min(0).sqrt() * z_norm).clamp_min(eps)
+
+
 @MODELS.register_module()
 class SiamFCHead(BaseModule):
     """Adjust layers + cross-correlation + SiamFC training loss.
@@ -57,13 +98,19 @@ class SiamFCHead(BaseModule):
         total_stride (int): backbone output stride. Defaults to 8.
         response_norm (str): ``'scale'``: multiply by ``corr_scale`` (public
             SiamFC, 0.001); ``'bn'``: a learned ``BatchNorm2d(1)`` (original
-            SiamFC's adjust).
-        corr_scale (float): fixed scale for ``'scale'``.
+            SiamFC's adjust); ``'cosine'``: the cosine between the kernel and
+            each search window (normalised cross-correlation) times
+            ``corr_scale`` (a logit scale, e.g. 10).
+        corr_scale (float): fixed scale for ``'scale'`` and ``'cosine'``.
         pos_radius (float): training positives lie within this many search
             pixels of the target centre. Defaults to 16.
         tie_init (bool): initialise the search adjust layer as a copy of the
-            template one, so an untrained head is still a true Siamese
-            matcher. Defaults to True.
+            template one (both branches compute the same function).
+            Defaults to True.
+        adjust_init (str): ``'kaiming'`` (PyTorch's default conv init) or
+            ``'identity'`` (see :func:`_identity_init`; needs
+            ``out_channels >= in_channels``): an untrained head then matches
+            the backbone's own features.
         loss (dict): loss config. Defaults to ``BalancedLogisticLoss``.
     """
 
@@ -76,12 +123,20 @@ class SiamFCHead(BaseModule):
                  corr_scale: float = 1e-3,
                  pos_radius: float = 16.0,
                  tie_init: bool = True,
+                 adjust_init: str = 'kaiming',
                  loss: dict = dict(type='BalancedLogisticLoss'),
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if response_norm not in ('scale', 'bn'):
-            raise ValueError(f"response_norm must be 'scale' or 'bn', got "
-                             f'{response_norm!r}')
+        if response_norm not in RESPONSE_NORMS:
+            raise ValueError(f'response_norm must be one of {RESPONSE_NORMS}'
+                             f', got {response_norm!r}')
+        if adjust_init not in ADJUST_INITS:
+            raise ValueError(f'adjust_init must be one of {ADJUST_INITS}, '
+                             f'got {adjust_init!r}')
+        if adjust_init == 'identity' and out_channels < in_channels:
+            raise ValueError(
+                f"adjust_init='identity' needs out_channels >= in_channels "
+                f'(got {out_channels} < {in_channels})')
         self.adjust_template = _adjust_layer(in_channels, out_channels)
         self.adjust_search = _adjust_layer(in_channels, out_channels)
         self.template_crop = template_crop
@@ -92,11 +147,15 @@ class SiamFCHead(BaseModule):
             self.response_bn = nn.BatchNorm2d(1)
         self.pos_radius = pos_radius
         self.tie_init = tie_init
+        self.adjust_init = adjust_init
         self.loss_module = MODELS.build(loss)
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.tie_init:
+        if self.adjust_init == 'identity':
+            _identity_init(self.adjust_template)
+            _identity_init(self.adjust_search)
+        elif self.tie_init:
             self.adjust_search.load_state_dict(
                 self.adjust_template.state_dict())
 
@@ -129,6 +188,8 @@ class SiamFCHead(BaseModule):
         out = cross_correlation(kernel, x_adj)
         if self.response_norm == 'bn':
             return self.response_bn(out)
+        if self.response_norm == 'cosine':
+            out = out / window_norms(kernel, x_adj)
         return out * self.corr_scale
 
     def forward(self, z_feat: torch.Tensor,
