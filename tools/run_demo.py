@@ -29,19 +29,24 @@ import subprocess
 import sys
 import time
 
-from seco_mm.evaluation.training_curves import (SECO_LOSSES, load_scalars,
-                                                loss_trend)
+from seco_mm.evaluation.training_curves import (SECO_LOSSES, knn_rows,
+                                                load_knn_curve, load_scalars,
+                                                loss_trend,
+                                                plot_training_curves)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CONFIG = 'configs/seco_r18_demo.py'
 # probe protocols, both on frozen features of 8 uniformly spaced frames:
 # title -> (--pooling, --standardize, result file)
+# The paper's protocol leads; the demo's motion-aware one is reported beside.
 PROBE_PROTOCOLS = {
+    "paper (frame mean)": ('mean', 'none', 'linear_probe_paper.json'),
     'demo (mean+diff, z-score)': ('mean+diff', 'zscore',
                                   'linear_probe_demo.json'),
-    "paper (frame mean)": ('mean', 'none', 'linear_probe_paper.json'),
 }
 TRACKING_CONFIG = 'configs/tracking/siamfc_r18_demo.py'
+TRACKING_SEEDS = ('0', '1', '2')
+OPENCV_TRACKERS = ('CSRT', 'KCF')  # reference rows, scored the same way
 
 
 def parse_args(argv=None):
@@ -91,13 +96,20 @@ def summary_rows(probes, tracking):
              'tracking AUC / prec@20 (trained head)',
              'tracking AUC / prec@20 (untrained head)')]
 
+    def auc_prec(m):
+        """'AUC / prec' of one result, 'mean +- std' over seeds if several."""
+        runs = m.get('over_runs') or {}
+        if len((runs.get('success') or {}).get('values', [])) > 1:
+            return ' / '.join(f"{runs[k]['mean']:.1f} +- {runs[k]['std']:.1f}"
+                              for k in ('success', 'precision'))
+        return f"{m['success']:.1f} / {m['precision']:.1f}"
+
     def track(name):
         if name not in tracking:
             return ('-', '-')
         m = tracking[name]['metrics']
         u = (tracking[name].get('untrained') or {}).get('metrics')
-        return (f"{m['success']:.1f} / {m['precision']:.1f}",
-                f"{u['success']:.1f} / {u['precision']:.1f}" if u else '-')
+        return auc_prec(m), auc_prec(u) if u else '-'
 
     def seco(p):
         r = p['results']['seco']
@@ -117,6 +129,10 @@ def summary_rows(probes, tracking):
         b = tracking['random']['static_box_baseline']
         rows.append(('static box (never moves)', *['-'] * len(probes),
                      f"{b['success']:.1f} / {b['precision']:.1f}", '-'))
+        for kind, res in tracking['random'].get('opencv_trackers',
+                                                {}).items():
+            rows.append((f'OpenCV {kind} (no learning)',
+                         *['-'] * len(probes), auc_prec(res['metrics']), '-'))
     return rows
 
 
@@ -190,27 +206,36 @@ def main(argv=None):
             out_dir = osp.join(work, f'tracking_{name}')
             compare = ([] if name == 'seco' else [
                 '--compare', osp.join(work, 'tracking_seco',
-                                      'tracking_results.json')])
+                                      'tracking_results.json'),
+                '--opencv-trackers', *OPENCV_TRACKERS])
             times[f'tracking_{name}'] = run(
                 f'5/5 tracking ({name})', [
                     'tools/eval_tracking.py', TRACKING_CONFIG, *source,
                     '--data', f'{data}/otb', '--work-dir', out_dir, '--train',
                     '--train-data', f'{train_seqs}/otb', '--eval-untrained',
-                    '--name', name, *compare])
+                    '--seeds', *TRACKING_SEEDS, '--name', name, *compare])
             with open(osp.join(out_dir, 'tracking_results.json')) as f:
                 tracking[name] = json.load(f)
 
-    trend = loss_trend(load_scalars(pre_dir))
+    records = load_scalars(pre_dir)
+    trend, knn = loss_trend(records), load_knn_curve(pre_dir)
+    curves_png = plot_training_curves(
+        records, knn, osp.join(work, 'training_curves.png'))
     rows, losses = summary_rows(probes, tracking), loss_rows(trend)
     table = format_table(losses) + '\n\n' + format_table(rows)
-    summary = dict(table=rows, losses=trend, seconds=times, probe={
+    if knn:
+        table += '\n\n' + format_table(knn_rows(knn))
+    probe_summary = {
         title: dict(protocol=p.get('protocol'), results=p['results'],
                     random_over_seeds=p['random_over_seeds'],
                     seco_minus_random_top1=p['seco_minus_random_top1'])
-        for title, p in probes.items()}, tracking=tracking,
-        plots=[osp.join(work, 'tracking_random', p) for p in
-               ('success_plot.png', 'precision_plot.png')]
-        if tracking else [])
+        for title, p in probes.items()}
+    plots = [curves_png]
+    if tracking:
+        plots += [osp.join(work, 'tracking_random', p)
+                  for p in ('success_plot.png', 'precision_plot.png')]
+    summary = dict(table=rows, losses=trend, knn_monitor=knn, seconds=times,
+                   probe=probe_summary, tracking=tracking, plots=plots)
     with open(osp.join(work, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, default=str)
     print('\n' + table)

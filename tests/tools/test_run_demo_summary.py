@@ -37,6 +37,30 @@ def test_probe_rows_show_both_protocols_with_mean_class_accuracy():
     assert len(tool.summary_rows(probes, {})) == 3
 
 
+def test_tracking_over_seeds_and_opencv_reference_rows():
+    tool = load_tool('run_demo')
+    probes = {'paper': _probe(0.302, 0.305, [0.349, 0.302, 0.278])}
+
+    def seeds(values):
+        n = len(values)
+        mean = sum(values) / n
+        std = (sum((v - mean)**2 for v in values) / n)**0.5
+        return dict(mean=mean, std=std, values=values)
+
+    over = dict(success=seeds([30.0, 32.0, 34.0]),
+                precision=seeds([50.0, 50.0, 50.0]))
+    tracking = {
+        'random': dict(
+            metrics=dict(success=32.0, precision=50.0, over_runs=over),
+            static_box_baseline=dict(success=11.4, precision=27.2),
+            opencv_trackers={'CSRT': dict(metrics=dict(success=63.05,
+                                                       precision=83.1))})}
+    rows = tool.summary_rows(probes, tracking)
+    assert rows[2][2] == '32.0 +- 1.6 / 50.0 +- 0.0'
+    assert rows[2][3] == '-'  # no untrained run
+    assert rows[4] == ('OpenCV CSRT (no learning)', '-', '63.0 / 83.1', '-')
+
+
 def test_loss_rows_flag_a_loss_that_did_not_fall():
     tool = load_tool('run_demo')
     trend = {k: dict(reference=1.0, peak=1.2, last=0.8, decreased=True)
