@@ -64,6 +64,13 @@ def _first_line(err: BaseException, limit: int = 300) -> str:
     return (str(err).strip().splitlines() or [''])[0][:limit]
 
 
+def _last_line(err: BaseException, limit: int = 300) -> str:
+    """torch's weights-only errors put the unpickler's reason last."""
+    lines = [ln for ln in str(err).strip().splitlines()
+             if ln.strip() and not ln.startswith('Check the documentation')]
+    return (lines or [''])[-1].strip()[:limit]
+
+
 def load_weights_only(source, name: Optional[str] = None,
                       map_location: Any = 'cpu') -> Any:
     """``torch.load(source, weights_only=True)`` with errors naming the file.
@@ -83,14 +90,17 @@ def load_weights_only(source, name: Optional[str] = None,
         return torch.load(source, map_location=map_location,
                           weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r'GLOBAL (\S+) was not an allowed global', str(err))
-        what = (f'the global {found.group(1)}' if found else
-                f'content ({_first_line(err, 200)})')
+        found = re.search(r'GLOBAL (\S+)', str(err))
+        if found is None:  # not a refused global: a damaged or foreign file
+            raise CheckpointError(
+                name, 'cannot be read by torch.load (not a torch file, or a '
+                f'truncated/corrupt one): {_last_line(err)}') from None
         raise UnsafeCheckpointError(
-            name, f'refused: it asks to load {what}, which is not a tensor, '
-            'a plain container or a type on seco_mm.compat\'s allow-list. '
-            'Loading it would run code chosen by the file; seco-mm never '
-            'does that (docs/checkpoints.md)') from None
+            name, f'refused: it asks to load the global {found.group(1)}, '
+            'which is not a tensor, a plain container or a type on '
+            "seco_mm.compat's allow-list. Loading it would run code chosen "
+            'by the file; seco-mm never does that (docs/checkpoints.md)'
+        ) from None
     except Exception as err:  # zip/EOF/magic errors differ by torch version
         raise CheckpointError(
             name, 'cannot be read by torch.load (not a torch file, or a '

@@ -27,7 +27,7 @@ import os.path as osp
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -361,7 +361,8 @@ def build_backbone(weights: BackboneWeights) -> nn.Module:
             f"ResNet-{weights.cfg['depth']}: missing {missing[:5]}, "
             f'unexpected {extra[:5]}, shape mismatch {shapes[:3]}')
     model.load_state_dict(weights.state, strict=True)
-    return model.eval()  # (mmaction2's ResNet.train() returns None)
+    model.eval()  # mmaction2's ResNet.train() returns None: no chaining
+    return model
 
 
 def load_backbone(path: str, key_encoder: bool = False
@@ -410,11 +411,3 @@ def write_backbone(weights: BackboneWeights, dst: str,
     return dict(num_tensors=len(out), num_params=num_values(weights.state),
                 backbone_cfg=dict(weights.cfg), encoder=meta['encoder'],
                 layout=layout)
-
-
-def read_any(source: Union[str, BackboneWeights],
-             key_encoder: bool = False) -> BackboneWeights:
-    """``source`` as :class:`BackboneWeights` (a path is read once)."""
-    if isinstance(source, BackboneWeights):
-        return source
-    return read_backbone(source, key_encoder=key_encoder)
