@@ -11,6 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import seco_mm  # noqa: E402,F401  (applies seco_mm.compat)
 from seco_mm.compat import setup_distributed  # noqa: E402
+from seco_mm.engine.safe_load import check_checkpoint_source  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -49,6 +50,9 @@ def main(argv=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    # seco_mm installs its weights-only loader for every path/URL scheme;
+    # fail early, naming the file, if it is missing, truncated or refused
+    check_checkpoint_source(args.checkpoint)
     cfg.load_from = args.checkpoint
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader: pretraining '

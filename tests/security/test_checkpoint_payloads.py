@@ -231,6 +231,20 @@ def test_unsupported_and_refused_schemes(tmp_path):
         load_checkpoint_file('open-mmlab://nope')
 
 
+def test_mmengine_http_loader_unpickles_without_seco_mm(tmp_path, http_root):
+    """The upstream defect is real: mmengine 0.10.7 alone runs the payload of
+    a remote checkpoint (if this fails, upstream fixed it)."""
+    www, url = http_root
+    marker = tmp_path / 'pwned'
+    pickle_payload(www / 'evil.pth', marker)
+    code = ('import sys; from mmengine.runner import CheckpointLoader; '
+            'CheckpointLoader.load_checkpoint(sys.argv[1])')
+    subprocess.run([sys.executable, '-c', code, f'{url}/evil.pth'],
+                   env=dict(os.environ, TORCH_HOME=str(tmp_path / 'th')),
+                   capture_output=True, timeout=120)
+    assert marker.exists()
+
+
 def test_every_mmengine_scheme_uses_the_safe_loader():
     from mmengine.runner import CheckpointLoader
     schemes = CheckpointLoader._schemes  # mmengine's table (read-only here)
@@ -302,6 +316,12 @@ from seco_mm.tracking.apis import check_backbone_file
 sys.path.insert(0, sys.argv[3])
 from tests.security.test_checkpoint_payloads import _runner
 evil, work = sys.argv[1], sys.argv[2]
+from tests.downstream.conftest import make_fake_seco_checkpoint
+good = os.path.join(work, 'good.pth')
+make_fake_seco_checkpoint(good)
+info = export_backbone(good, os.path.join(work, 'good_export.pth'))
+model, _ = build_probe_backbone(os.path.join(work, 'good_export.pth'))
+print('good', info['num_tensors'], type(model).__name__)
 checks = {
     'export': lambda: export_backbone(evil, os.path.join(work, 'o.pth')),
     'probe': lambda: build_probe_backbone(evil),
@@ -334,6 +354,7 @@ def test_force_no_weights_only_env_does_not_unlock_loading(tmp_path):
                                            'resume'))
     assert lines == {k: 'refused' for k in ('export', 'probe', 'tracking',
                                             'resume')}, out.stdout + out.stderr
+    assert 'good 120 ResNet' in out.stdout  # legit files still load
     assert not marker.exists()
     # the variable really unlocks torch's default: the test would catch a
     # loader that relied on it
