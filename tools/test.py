@@ -50,13 +50,13 @@ def main(argv=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    # seco_mm installs its weights-only loader for every path/URL scheme;
-    # fail early, naming the file, if it is missing, truncated or refused
-    check_checkpoint_source(args.checkpoint)
     cfg.load_from = args.checkpoint
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader: pretraining '
                          'configs are not tested; use a downstream config')
+    # seco_mm installs its weights-only loader for every path/URL scheme;
+    # fail early, naming the file, if it is missing, truncated or refused
+    check_checkpoint_source(args.checkpoint)
     if args.dump is not None:
         dump = dict(type='DumpResults', out_file_path=args.dump)
         evaluator = cfg.test_evaluator
