@@ -338,6 +338,9 @@ def build_resnet(cfg: dict) -> nn.Module:
     if cfg.get('type') != 'ResNet' or unknown:
         raise SeCoCheckpointError(f'refusing to build {cfg!r}')
     kwargs = {k: v for k, v in cfg.items() if k != 'type'}
+    stages = kwargs.get('num_stages', 4)  # ResNet's defaults, truncated
+    kwargs.update(strides=(1, 2, 2, 2)[:stages],
+                  dilations=(1, 1, 1, 1)[:stages])
     return ResNet(pretrained=None, **kwargs)
 
 
