@@ -346,7 +346,8 @@ def test_force_no_weights_only_env_does_not_unlock_loading(tmp_path):
     evil = pickle_payload(tmp_path / 'evil.pth', marker)
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1',
                PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, '-c', _UNDER_ENV, evil, str(tmp_path),
+    out = subprocess.run([sys.executable, '-c', _UNDER_ENV, evil,
+                          str(tmp_path),
                           ROOT], env=env, capture_output=True, text=True,
                          timeout=300)
     lines = dict(line.split(' ', 1) for line in out.stdout.splitlines()
