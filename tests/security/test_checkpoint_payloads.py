@@ -5,8 +5,9 @@ Two kinds of hostile file:
 - a pickle payload: ``builtins.open(MARKER, 'w')`` as a pickled call, which
   an unsafe ``torch.load`` executes (creating MARKER);
 - pure data naming code: ``meta['seco_backbone_cfg'] = dict(type=
-  'logging.FileHandler', filename=MARKER)``, which ``weights_only`` accepts
-  and which a registry ``build`` of that config would run.
+  'logging.basicConfig', filename=MARKER, ...)``, which ``weights_only``
+  accepts and which a registry ``build`` of that config runs (the probe
+  did so before this check, creating MARKER).
 
 Each path must raise an error naming the file, and MARKER must not exist.
 Remote paths are served by a ``http.server`` on 127.0.0.1 started here.
@@ -59,8 +60,11 @@ def meta_payload(path, marker, depth=18, seco=True):
     state = {f'backbone.{k}': v for k, v in net.state_dict().items()}
     if seco:
         state['queue'] = torch.zeros(4, 8)
-    meta = dict(seco_backbone_cfg=dict(type='logging.FileHandler',
-                                       filename=str(marker), mode='w'))
+    # mmengine's registry resolves a dotted name; basicConfig(force=True)
+    # opens (creates / truncates) ``filename`` before it rejects `pretrained`
+    meta = dict(seco_backbone_cfg=dict(type='logging.basicConfig',
+                                       filename=str(marker), filemode='w',
+                                       force=True))
     torch.save({'state_dict': state, 'meta': meta}, str(path))
     return str(path)
 
@@ -266,7 +270,7 @@ def test_checkpoint_cannot_choose_what_is_built(tmp_path, capsys):
     for path in (seco, export):
         with pytest.raises(SeCoCheckpointError,
                            match=r"meta\['seco_backbone_cfg'\] has keys "
-                           r"\['filename', 'mode'\]") as err:
+                           r"\['filemode', 'filename', 'force'\]") as err:
             build_probe_backbone(path)
         assert path in str(err.value)
     lists = ['--train-list', 'x', '--val-list', 'x', '--data-prefix', 'x',
