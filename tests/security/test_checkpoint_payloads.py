@@ -165,6 +165,14 @@ def test_test_tool_with_remote_checkpoint(tmp_path, http_root, tiny_video_dir):
     assert not marker.exists()
 
 
+def test_test_tool_checks_its_checkpoint_before_building(tmp_path):
+    config = osp.join(ROOT, 'configs', 'downstream', 'tsn_r18_linear_demo.py')
+    with pytest.raises(CheckpointError, match='nope.pth: file not found'):
+        load_tool('test').main([config, str(tmp_path / 'nope.pth')])
+    with pytest.raises(CheckpointError, match='unsupported URL scheme'):
+        load_tool('test').main([config, 'ftp://example.invalid/a.pth'])
+
+
 @pytest.mark.parametrize('remote', [False, True])
 def test_init_cfg_pretrained_and_resnet_pretrained(tmp_path, http_root,
                                                    remote):
