@@ -13,3 +13,10 @@ _base_ = [
     './_base_/schedules/sgd_cosine_400e.py',
     './_base_/seco_runtime.py',
 ]
+
+# The paper starts from MoCo v2 ImageNet weights: moco_v2_200ep_pretrain.pth.tar
+# (facebookresearch/moco, "Models" table; a path or its https URL). Also
+# accepted: mmpretrain/mmselfsup MoCo v2 files and a torchvision ResNet-50
+# state dict (docs/checkpoints.md, "MoCo initialisation"). None: random init.
+model = dict(moco_checkpoint=None)
+# model = dict(moco_checkpoint='checkpoints/moco_v2_200ep_pretrain.pth.tar')

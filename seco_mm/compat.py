@@ -24,7 +24,13 @@ Defects handled:
    arbitrary pickles stay refused). ``HistoryBuffer`` also pickles its
    statistics methods as ``getattr(HistoryBuffer, 'min')``; instead of
    allowing ``getattr`` (which would defeat ``weights_only``) we register, under
-   that name, a stand-in that resolves only those methods.
+   that name, a stand-in that resolves only those methods. The allow-list is
+   used by :mod:`seco_mm.engine.safe_load`, through which every checkpoint
+   read goes: it passes ``weights_only=True`` explicitly (so
+   ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot switch it off) and replaces
+   mmengine's URL loaders, which unpickle remote files
+   (``torch.hub.load_state_dict_from_url`` defaults to
+   ``weights_only=False``); see docs/checkpoints.md.
 4. mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP
    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on a CPU-only torch.
    :func:`setup_distributed` initialises a gloo process group itself (mmengine

@@ -11,6 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import seco_mm  # noqa: E402,F401  (applies seco_mm.compat)
 from seco_mm.compat import setup_distributed  # noqa: E402
+from seco_mm.engine.safe_load import check_checkpoint_source  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,6 +54,9 @@ def main(argv=None):
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader: pretraining '
                          'configs are not tested; use a downstream config')
+    # seco_mm installs its weights-only loader for every path/URL scheme;
+    # fail early, naming the file, if it is missing, truncated or refused
+    check_checkpoint_source(args.checkpoint)
     if args.dump is not None:
         dump = dict(type='DumpResults', out_file_path=args.dump)
         evaluator = cfg.test_evaluator

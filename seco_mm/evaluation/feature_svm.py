@@ -51,44 +51,45 @@ def build_probe_backbone(checkpoint: Optional[str] = None,
     """An mmaction2 ``ResNet`` in eval mode, from a file or randomly initialised.
 
     Args:
-        checkpoint: SeCo checkpoint or exported backbone; ``None`` for a
-            random-init backbone (mmaction2's default init: Kaiming convs,
-            BN weight 1) drawn with ``seed``.
-        depth: ResNet depth for random init (ignored when a checkpoint gives
-            its own config unless they disagree, which raises).
+        checkpoint: SeCo checkpoint or exported backbone (path or URL, read
+            once and weights-only), or the ``BackboneWeights`` already read
+            from one; ``None`` for a random-init backbone (mmaction2's
+            default init: Kaiming convs, BN weight 1) drawn with ``seed``.
+            The architecture comes from the weights' names and shapes, never
+            from a config stored in the file.
+        depth: ResNet depth for random init (with a checkpoint: must agree
+            with the weights, else ValueError).
         key_encoder: with a SeCo checkpoint, use the momentum encoder.
 
     Returns:
         tuple: (backbone, info dict with ``init``, ``cfg``, ``source``).
     """
-    from mmaction.registry import MODELS
-    from seco_mm.models.utils.export import read_backbone_state
+    from seco_mm.models.utils.checkpoint_format import (BackboneWeights,
+                                                        build_backbone,
+                                                        build_resnet,
+                                                        read_backbone)
 
     if checkpoint is not None:
-        state, cfg = read_backbone_state(checkpoint, key_encoder=key_encoder)
-        if depth is not None and cfg.get('depth') != depth:
-            raise ValueError(f'{checkpoint}: holds a ResNet-{cfg.get("depth")}'
-                             f' backbone, but depth={depth} was asked for')
-        cfg.update(pretrained=None)
-        backbone = MODELS.build(cfg)
-        result = backbone.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise ValueError(
-                f'{checkpoint}: backbone keys do not match {cfg}: missing '
-                f'{result.missing_keys[:5]}, unexpected '
-                f'{result.unexpected_keys[:5]}')
-        info = dict(init='checkpoint', source=osp.abspath(checkpoint),
-                    encoder='key' if key_encoder else 'query')
+        weights = checkpoint if isinstance(checkpoint, BackboneWeights) \
+            else read_backbone(checkpoint, key_encoder=key_encoder)
+        cfg = weights.cfg
+        if depth is not None and cfg['depth'] != depth:
+            raise ValueError(f'{weights.source}: holds a ResNet-'
+                             f'{cfg["depth"]} backbone, but depth={depth} '
+                             'was asked for')
+        backbone = build_backbone(weights)
+        info = dict(init='checkpoint', source=weights.source,
+                    encoder=weights.encoder or 'query')
     else:
         if depth is None:
             raise ValueError('a random-init backbone needs depth')
-        cfg = dict(type='ResNet', depth=depth, pretrained=None)
+        cfg = dict(type='ResNet', depth=depth)
         torch.manual_seed(seed)
-        backbone = MODELS.build(cfg)
+        backbone = build_resnet(cfg)
         backbone.init_weights()
         info = dict(init=f'random (mmaction2 default init, seed {seed})',
                     seed=seed)
-    info['cfg'] = {k: v for k, v in cfg.items() if k != 'pretrained'}
+    info['cfg'] = dict(cfg)
     backbone.eval()  # mmaction2's ResNet.train() returns None: no chaining
     return backbone, info
 
@@ -388,29 +389,25 @@ def compare_with_random(checkpoint: str, train_list: str, val_list: str,
                         **probe_kwargs) -> dict:
     """Export a SeCo backbone, probe it and random-init baselines side by side.
 
-    A SeCo checkpoint is first exported (``work_dir/backbone_export.pth``,
-    mmaction layout) and the probe reads the exported file, so this checks
-    the export path too; an already exported file is used as is. The random
-    baselines share the checkpoint's ResNet config, one per seed.
+    ``checkpoint`` (a SeCo checkpoint or an export) is read once; a SeCo
+    checkpoint's query backbone is also written to
+    ``work_dir/backbone_export.pth`` (mmaction layout), the file the report
+    names as the probed backbone's source. The random baselines
+    share the weights' ResNet depth, one per seed.
 
     Returns:
         dict: :func:`run_probe`'s report plus ``random_mean``/``random_std``
         (over seeds) and ``seco_minus_random_top1``.
     """
-    from seco_mm.models.utils.export import export_backbone, is_seco_checkpoint
+    from seco_mm.models.utils.checkpoint_format import (read_backbone,
+                                                        write_backbone)
 
     os.makedirs(work_dir, exist_ok=True)
-    source = checkpoint
-    if is_seco_checkpoint(checkpoint):
-        source = osp.join(work_dir, 'backbone_export.pth')
-        # re-export unless an export of this very file is already newer
-        fresh = (osp.isfile(source) and
-                 osp.getmtime(source) >= osp.getmtime(checkpoint) and
-                 torch.load(source, map_location='cpu').get('meta', {}).get(
-                     'source') == osp.abspath(checkpoint))
-        if not fresh:
-            export_backbone(checkpoint, source)
-    seco, info = build_probe_backbone(source)
+    weights = read_backbone(checkpoint)  # the only read of the file
+    seco, info = build_probe_backbone(weights)
+    if weights.kind == 'seco':  # the probed tensors, as a downstream file
+        info['source'] = osp.join(work_dir, 'backbone_export.pth')
+        write_backbone(weights, info['source'])
     depth = info['cfg']['depth']
     backbones = {'seco': (seco, info)}
     for seed in seeds:

@@ -185,3 +185,62 @@ def test_real_runner_checkpoint(tmp_path, tiny_videos):
     # query and key encoders differ after training with momentum < 1
     assert not torch.equal(exported[False]['backbone.conv1.conv.weight'],
                            exported[True]['backbone.conv1.conv.weight'])
+
+
+def test_name_map_round_trips_both_directions():
+    from mmaction.models.backbones import ResNet
+
+    from seco_mm.models.utils.checkpoint_format import (
+        from_torchvision_names, mmaction_name, torchvision_name)
+    for depth in (18, 50):
+        state = ResNet(depth=depth, pretrained=None).state_dict()
+        tv = to_torchvision_names(state)
+        assert list(from_torchvision_names(tv)) == list(state)
+        assert all(mmaction_name(torchvision_name(k)) == k for k in state)
+    assert torchvision_name('layer3.1.conv2.bn.running_var') == \
+        'layer3.1.bn2.running_var'
+    assert mmaction_name('layer2.0.downsample.1.weight') == \
+        'layer2.0.downsample.bn.weight'
+    assert mmaction_name('fc.weight') is None
+
+
+def test_every_reader_accepts_both_layouts_and_the_seco_file(
+        fake_seco_ckpt, tmp_path):
+    from seco_mm.evaluation.feature_svm import build_probe_backbone
+    from seco_mm.models.utils.checkpoint_format import read_backbone
+    from seco_mm.tracking.apis import check_backbone_file
+
+    src, query, _ = fake_seco_ckpt
+    tv = str(tmp_path / 'tv.pth')
+    info = export_backbone(src, tv, layout='torchvision')
+    assert not osp.exists(tv + '.tmp')  # written atomically
+    assert info['backbone_cfg'] == dict(type='ResNet', depth=18)
+    weights = read_backbone(tv)
+    assert weights.kind == 'torchvision' and weights.cfg['depth'] == 18
+    model, probe_info = build_probe_backbone(tv)
+    for k, v in query.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    # the tracker loads backbone.* keys: a SeCo checkpoint works as is, the
+    # torchvision layout is refused with the export command to use
+    cfg = dict(type='ResNet', depth=18, pretrained=None, num_stages=2,
+               strides=(1, 2), dilations=(1, 1), out_indices=(1, ))
+    assert check_backbone_file(src, cfg)['kind'] == 'seco'
+    with pytest.raises(ValueError, match='--layout mmaction'):
+        check_backbone_file(tv, cfg)
+
+
+def test_truncated_backbone_is_inferred_and_built(tmp_path):
+    from mmaction.models.backbones import ResNet
+
+    from seco_mm.models.utils.checkpoint_format import load_backbone
+    net = ResNet(depth=18, pretrained=None, num_stages=2, strides=(1, 2),
+                 dilations=(1, 1), out_indices=(1, ))
+    path = str(tmp_path / 'l2.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in net.state_dict().items()}}, path)
+    model, weights = load_backbone(path)
+    assert weights.cfg == dict(type='ResNet', depth=18, num_stages=2,
+                               out_indices=(1, ))
+    x = torch.randn(1, 3, 32, 32)
+    net.eval()
+    torch.testing.assert_close(model(x), net(x))

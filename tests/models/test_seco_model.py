@@ -1,5 +1,4 @@
 """The SeCo algorithm: gradients, queue, momentum encoder, MoCo v2 init."""
-import re
 
 import pytest
 import torch
@@ -7,6 +6,7 @@ from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.registry import init_default_scope
 
+from seco_mm.models.utils.checkpoint_format import torchvision_name
 from tests.conftest import tiny_seco_model_cfg
 
 
@@ -114,24 +114,12 @@ def test_bad_model_config_names_the_key(key, value, match):
         MODELS.build(tiny_seco_model_cfg(**{key: value}))
 
 
-def _to_torchvision_name(key):
-    """mmaction2 ResNet key -> torchvision key (inverse map, written here)."""
-    key = key.replace('conv1.conv.', 'conv1.', 1) if key.startswith(
-        'conv1.conv.') else key
-    key = key.replace('conv1.bn.', 'bn1.', 1) if key.startswith(
-        'conv1.bn.') else key
-    key = re.sub(r'(layer\d+\.\d+\.)conv(\d)\.conv\.', r'\1conv\2.', key)
-    key = re.sub(r'(layer\d+\.\d+\.)conv(\d)\.bn\.', r'\1bn\2.', key)
-    key = key.replace('downsample.conv.', 'downsample.0.')
-    return key.replace('downsample.bn.', 'downsample.1.')
-
-
 def test_moco_v2_initialisation_maps_every_key(tmp_path, model):
     init_default_scope('mmaction')
     torch.manual_seed(1)
     donor = MODELS.build(tiny_seco_model_cfg())
     donor.init_weights()
-    state = {f'module.encoder_q.{_to_torchvision_name(k)}': v.clone()
+    state = {f'module.encoder_q.{torchvision_name(k)}': v.clone()
              for k, v in donor.backbone.state_dict().items()}
     proj = donor.neck.projectors['inter'].state_dict()
     state.update({f'module.encoder_q.fc.{k}': v for k, v in proj.items()})

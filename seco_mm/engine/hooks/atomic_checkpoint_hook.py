@@ -12,6 +12,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..checkpoint_io import (TMP_SUFFIX, CheckpointError, atomic_replace,
                              atomic_write_text, check_checkpoint_file)
+from ..safe_load import check_checkpoint_source
 
 __all__ = ['SeCoCheckpointHook']
 
@@ -55,8 +56,8 @@ class SeCoCheckpointHook(CheckpointHook):
                     raise CheckpointError(path, f'named by {marker} but not '
                                           'found')
                 check_checkpoint_file(path)
-        elif load_from and '://' not in str(load_from):
-            check_checkpoint_file(load_from)
+        elif load_from:  # remote files: scheme checked here, file on load
+            check_checkpoint_source(load_from)
 
     def before_train(self, runner) -> None:
         super().before_train(runner)

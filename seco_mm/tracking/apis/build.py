@@ -5,7 +5,6 @@ import os.path as osp
 from contextlib import contextmanager, redirect_stdout
 from typing import Optional
 
-import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
@@ -20,47 +19,53 @@ __all__ = [
 
 
 def check_backbone_file(path: str, backbone_cfg: dict) -> dict:
-    """Check an exported SeCo backbone before mmengine loads it.
+    """Check a backbone file before mmengine's ``Pretrained`` init loads it.
 
-    mmengine's ``Pretrained`` init loads non-strictly (the export holds all
-    four stages; a truncated backbone uses a prefix of them), so this check
-    makes sure every tensor the configured backbone needs is in the file
-    with the right shape.
+    Accepts an ``mmaction``-layout export (tools/export_backbone.py) or a
+    SeCo checkpoint (its query backbone): both hold ``backbone.*`` keys,
+    which ``init_cfg=dict(type='Pretrained', prefix='backbone.')`` loads.
+    The file is read weights-only (:mod:`seco_mm.models.utils.
+    checkpoint_format`); its depth comes from the weights, not from metadata.
+    mmengine's init loads non-strictly (the file holds all four stages; a
+    truncated backbone uses a prefix of them), so every tensor the
+    configured backbone needs must be in the file with the right shape.
 
     Returns:
-        dict: ``num_tensors`` (in the file), ``num_used`` (needed by the
-        backbone) and ``depth`` (from meta, may be None).
+        dict: ``num_tensors`` (backbone tensors in the file), ``num_used``
+        (needed by the configured backbone), ``depth`` (of the weights) and
+        ``kind`` (``'mmaction'`` export or ``'seco'`` checkpoint).
 
     Raises:
         FileNotFoundError / ValueError naming the file when it is missing,
-        not a ``{'state_dict': {'backbone.*': ...}}`` export, made for a
-        ResNet of another depth, or lacks / mis-shapes a needed tensor.
+        unreadable or refused, not a backbone file, made for a ResNet of
+        another depth, or lacks / mis-shapes a needed tensor.
     """
-    if not osp.isfile(path):
+    from seco_mm.engine.safe_load import is_remote
+    from seco_mm.models.utils.checkpoint_format import (SeCoCheckpointError,
+                                                        read_backbone)
+
+    if not is_remote(path) and not osp.isfile(path):
         raise FileNotFoundError(f'backbone checkpoint not found: {path}')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict') if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise ValueError(f'{path}: expected a dict with a non-empty '
-                         "'state_dict' (tools/export_backbone.py output)")
-    if 'backbone.conv1.conv.weight' not in state:
-        sample = ', '.join(list(state)[:3])
+    try:
+        weights = read_backbone(path)
+    except SeCoCheckpointError as err:
+        raise ValueError(f'{err} (expected tools/export_backbone.py output '
+                         'or a SeCo checkpoint)') from None
+    if weights.kind == 'torchvision':
         raise ValueError(
-            f"{path}: no 'backbone.conv1.conv.weight'; expected an mmaction2 "
-            f'ResNet export with keys backbone.<ConvModule name> (got '
-            f'{sample}, ...). A full SeCo checkpoint must be exported first '
-            '(tools/export_backbone.py).')
-    meta_cfg = (ckpt.get('meta') or {}).get('seco_backbone_cfg') or {}
-    depth = meta_cfg.get('depth')
-    if depth is not None and depth != backbone_cfg.get('depth'):
+            f'{path}: torchvision-layout backbone; the tracker loads keys '
+            'backbone.<ConvModule name>: export with tools/export_backbone.py '
+            '--layout mmaction')
+    depth = weights.cfg['depth']
+    if depth != backbone_cfg.get('depth'):
         raise ValueError(
             f'{path} holds a ResNet-{depth} but the config builds a '
             f"ResNet-{backbone_cfg.get('depth')}; pick the matching config")
     cfg = dict(backbone_cfg)
     cfg.pop('init_cfg', None)
-    needed = MODELS.build(cfg).state_dict()
+    needed = MODELS.build(cfg).state_dict()  # the user's config, not the file
     for key, value in needed.items():
-        src = state.get('backbone.' + key)
+        src = weights.state.get(key)
         if src is None:
             raise ValueError(f'{path}: missing backbone.{key} needed by the '
                              f"configured ResNet-{cfg.get('depth')}")
@@ -68,7 +73,8 @@ def check_backbone_file(path: str, backbone_cfg: dict) -> dict:
             raise ValueError(
                 f'{path}: backbone.{key} has shape {tuple(src.shape)}, the '
                 f'configured backbone needs {tuple(value.shape)}')
-    return dict(num_tensors=len(state), num_used=len(needed), depth=depth)
+    return dict(num_tensors=len(weights.state), num_used=len(needed),
+                depth=depth, kind=weights.kind)
 
 
 def set_backbone_checkpoint(cfg: Config, path: Optional[str]) -> dict:
