@@ -33,6 +33,14 @@ Defects handled:
 5. mmengine 0.10.7 resolves ``mmaction::`` base configs through
    ``pkg_resources``, which setuptools >= 81 no longer ships. requirements.txt
    pins setuptools 80.9.0; :func:`check_pkg_resources` says so clearly.
+6. numpy 2 removed names that mmaction2 1.2.0 still calls (numpy 2.4 is
+   pinned here): ``np.Inf`` (``PoseCompact``, ``MMCompact``,
+   ``mmaction.utils.frame_extract(short_side=...)``), ``np.NAN``
+   (``AVAMetric``'s average precision), ``np.trapz`` (``ANetMetric`` AR@AN)
+   and ``np.in1d`` (``RetrievalRecall``). :func:`alias_removed_numpy_names`
+   adds exactly these four names to numpy, each only if missing, bound to
+   their numpy 2 equivalents (``inf``, ``nan``, ``trapezoid``, ``isin`` on
+   the flattened input); nothing else in numpy is touched.
 """
 import importlib
 import os
@@ -178,8 +186,38 @@ def setup_distributed(cfg, launcher: str) -> None:
 
 
 def apply_all() -> None:
-    """Apply the import-time fixes and checks (defects 1-3, 5)."""
+    """Apply the import-time fixes and checks (defects 1-3, 5, 6)."""
     patch_missing_drn()
     check_importlib_metadata()
     check_pkg_resources()
     allow_mmengine_pickles()
+    alias_removed_numpy_names()
+
+
+# --- defect 6: numpy 2 names mmaction2 1.2.0 still uses ---------------------
+__all__ += ['alias_removed_numpy_names']
+
+
+def _in1d(ar1, ar2, assume_unique=False, invert=False, **kwargs):
+    """numpy 1's ``in1d``: ``isin`` on the flattened first array (1-D out)."""
+    import numpy as np
+    return np.isin(np.asarray(ar1).ravel(), ar2, assume_unique=assume_unique,
+                   invert=invert, **kwargs)
+
+
+def alias_removed_numpy_names() -> dict:
+    """Give numpy back ``Inf``, ``NAN``, ``trapz`` and ``in1d`` if missing.
+
+    Returns:
+        dict: the names added, ``{name: value}`` (empty on numpy 1, or when
+        another package already restored them).
+    """
+    import numpy as np
+    aliases = dict(Inf=np.inf, NAN=np.nan,
+                   trapz=getattr(np, 'trapezoid', None), in1d=_in1d)
+    added = {}
+    for name, value in aliases.items():
+        if value is not None and name not in np.__dict__:
+            setattr(np, name, value)
+            added[name] = value
+    return added
