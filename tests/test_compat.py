@@ -4,6 +4,7 @@ The "defect is real" halves run in a fresh interpreter without seco_mm, so
 they fail if upstream ever fixes the defect (then the workaround can go).
 """
 import os
+import shutil
 import subprocess
 import sys
 
@@ -196,3 +197,56 @@ def test_defect6_frame_extract_with_short_side(tmp_path):
                                   out_dir=str(tmp_path / 'frames'))
     assert len(paths) == 3 and all(os.path.isfile(p) for p in paths)
     assert frames[0].shape == (32, 32, 3)
+
+
+# --- defect 7: mmaction2 1.2.0's VisualizationHook cannot draw -------------
+
+def _tsn_batch():
+    """A packed 2D-recognizer (NCHW) test sample with a prediction."""
+    import torch
+    from mmaction.structures import ActionDataSample
+    frames = torch.zeros(4, 3, 48, 64, dtype=torch.uint8)  # (T, C, H, W)
+    frames[:, 0] = 200  # red frames
+    sample = ActionDataSample().set_gt_label(2)
+    sample.set_pred_label(1)
+    sample.set_pred_score(torch.tensor([0.1, 0.7, 0.2]))
+    sample.set_metainfo(dict(format_shape='NCHW'))
+    return dict(inputs=[frames], data_samples=[sample]), [sample]
+
+
+def test_defect7_visualization_hook_is_broken_upstream_and_fixed(tmp_path):
+    import cv2
+    from mmaction.engine.hooks import VisualizationHook
+    from mmaction.registry import HOOKS
+    from mmaction.visualization import ActionVisualizer
+    ActionVisualizer.get_instance('w5_vis', save_dir=str(tmp_path / 'vis'))
+    batch, outputs = _tsn_batch()
+    upstream = VisualizationHook(enable=True, interval=1,
+                                 out_dir=str(tmp_path / 'up'))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'show'"):
+        upstream._draw_samples(0, batch, outputs)
+
+    hook = HOOKS.build(dict(type=compat.visualization_hook_type(),
+                            enable=True, interval=1,
+                            out_dir=str(tmp_path / 'fixed')))
+    assert isinstance(hook, VisualizationHook)
+    hook._draw_samples(0, batch, outputs)
+    frames = sorted((tmp_path / 'fixed').rglob('*.png'))
+    assert len(frames) == 4  # one image per (T, C, H, W) frame, not per C
+    img = cv2.imread(str(frames[0]))[..., ::-1]  # RGB
+    assert img.shape[:2] == (48, 64)
+    assert img[-1, -1].tolist() == [200, 0, 0]  # the frame, not scrambled
+    # the text box holds three lines (frame, ground truth, prediction), not
+    # only the frame number the upstream visualizer would draw
+    vis = ActionVisualizer.get_instance('w5_vis')
+
+    def box_pixels(sample):
+        vis.add_datasample('x', video=compat._frames_for_drawing(
+            batch['inputs'][0], sample)[:1], data_sample=sample,
+            out_path=str(tmp_path / 'box'))
+        drawn = cv2.imread(str(next((tmp_path / 'box').rglob('0.png'))))
+        shutil.rmtree(tmp_path / 'box')
+        return int((drawn.max(axis=2) < 100).sum())
+
+    assert box_pixels(compat._with_label_fields(outputs[0])) > 2 * box_pixels(
+        outputs[0])

@@ -9,7 +9,6 @@ The order is mmaction2's: ``--show-dir``/``--dump`` first, then
 ``--cfg-options``, then ``--work-dir`` and the checkpoint.
 """
 import argparse
-import logging
 import os
 import os.path as osp
 
@@ -41,8 +40,8 @@ def parse_args(argv=None):
                         help='seconds each window is shown (--show)')
     parser.add_argument(
         '--no-progress', action='store_true',
-        help='batch jobs: console shows warnings and errors only (the log '
-        'file in the work dir keeps every line)')
+        help='batch jobs: no per-iteration progress lines on the console '
+        '(metrics, warnings and the log file in the work dir are kept)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
                                                'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -79,13 +78,12 @@ def merge_args(cfg, args):
     return cfg
 
 
-def main(argv=None):
+def load_config(args):
+    """The config file with the command line applied, in mmaction2's
+    order: ``--show-dir``/``--dump``, launcher, ``--cfg-options``, then
+    ``--work-dir`` and the checkpoint."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
-    from mmaction.registry import RUNNERS
-
-    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader: pretraining '
@@ -100,11 +98,20 @@ def main(argv=None):
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    return cfg
+
+
+def main(argv=None):
+    from mmengine.runner import Runner
+
+    from mmaction.registry import RUNNERS
+
+    args = parse_args(argv)
+    cfg = load_config(args)
     setup_distributed(cfg, args.launcher)
     runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
               Runner.from_cfg(cfg))
-    quiet_console(runner.logger,
-                  level=logging.WARNING if args.no_progress else None)
+    quiet_console(runner.logger, progress=not args.no_progress)
     return runner.test()
 
 

@@ -74,22 +74,34 @@ def _mmengine_loggers(logger=None) -> list:
     return list({id(lg): lg for lg in loggers}.values())
 
 
-def quiet_console(logger=None, level=None) -> None:
+class _DropProgress(logging.Filter):
+    """Drops mmengine's per-iteration progress records: the LoggerHook lines
+    that carry an ETA (``Epoch(train) [3][20/90]  lr: ... eta: 0:01:02``).
+    Epoch summaries (validation and test metrics) have none and stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return ' eta: ' not in record.getMessage()
+
+
+def _add_filter(handler: logging.Handler, kind: type) -> None:
+    if not any(isinstance(f, kind) for f in handler.filters):
+        handler.addFilter(kind())
+
+
+def quiet_console(logger=None, progress: bool = True) -> None:
     """Drop :data:`CONSOLE_NOISE` from the console handlers of ``logger``
     (default: mmengine's current logger) and of the ``mmengine`` logger.
 
     Args:
-        level (int, optional): also raise those console handlers to this
-            level (``tools/train.py --no-progress`` uses ``WARNING``: a batch
-            job's console shows warnings and errors, the log file all).
+        progress (bool): False (``--no-progress`` of the tools, for batch
+            jobs): also drop the per-iteration progress lines from the
+            console. The log file in the work dir keeps every line.
     """
     for lg in _mmengine_loggers(logger):
         for handler in _console_handlers(lg):
-            if not any(isinstance(f, _DropConsoleNoise)
-                       for f in handler.filters):
-                handler.addFilter(_DropConsoleNoise())
-            if level is not None:
-                handler.setLevel(level)
+            _add_filter(handler, _DropConsoleNoise)
+            if not progress:
+                _add_filter(handler, _DropProgress)
 
 
 @contextmanager
