@@ -69,7 +69,7 @@ def bash_blocks(text):
 
 def commands(code):
     """Shell commands of a block: continuations joined, comments dropped."""
-    joined = re.sub(r'\\\n\s*', ' ', code)
+    joined = re.sub(r'\s*\\\n\s*', ' ', code)
     out = []
     for line in joined.splitlines():
         line = line.split(' #', 1)[0].strip() if not line.lstrip(
