@@ -10,10 +10,9 @@ Same interface as mmaction2's tools/train.py:
 As in mmaction2, ``--cfg-options`` is applied after the other flags and wins
 over them. Beyond mmaction2: a shortened ``train_cfg.max_epochs`` resizes the
 schedule, ``num_workers=0`` alone is accepted (seco_mm/utils/run_config.py),
-and ``--no-progress`` keeps the console to warnings (the log file has all).
+and ``--no-progress`` drops the per-iteration lines from the console.
 """
 import argparse
-import logging
 import os
 import os.path as osp
 
@@ -53,8 +52,8 @@ def parse_args(argv=None):
         'after (and over) the other options, as in mmaction2')
     parser.add_argument(
         '--no-progress', action='store_true',
-        help='batch jobs: console shows warnings and errors only (the log '
-        'file in the work dir keeps every line)')
+        help='batch jobs: no per-iteration progress lines on the console '
+        '(metrics, warnings and the log file in the work dir are kept)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
                                                'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -128,8 +127,7 @@ def main(argv=None):
     check_train_config(cfg)
     check_batch_fits_dataset(cfg)
     runner = build_runner(cfg)
-    quiet_console(runner.logger,
-                  level=logging.WARNING if args.no_progress else None)
+    quiet_console(runner.logger, progress=not args.no_progress)
     for message in adjusted:
         runner.logger.warning(f'config adjusted: {message}')
     try:
