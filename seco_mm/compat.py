@@ -3,7 +3,7 @@
 This is the only place where seco-mm works around bugs in its dependencies.
 It must be imported before anything from ``mmaction.models`` (``seco_mm``
 imports it first). Each fix names the defect it handles; none edits
-site-packages. See ../shared/STACK.md and README "Pinned stack".
+site-packages. See docs/upstream_defects.md and README "Pinned stack".
 
 Defects handled:
 
