@@ -250,3 +250,16 @@ def test_defect7_visualization_hook_is_broken_upstream_and_fixed(tmp_path):
 
     assert box_pixels(compat._with_label_fields(outputs[0])) > 2 * box_pixels(
         outputs[0])
+
+
+def test_defect7_frames_for_drawing_handles_2d_and_3d_inputs():
+    import torch
+    from mmaction.structures import ActionDataSample
+    nchw = torch.arange(4 * 3 * 5 * 6).reshape(4, 3, 5, 6)  # (T, C, H, W)
+    frames = compat._frames_for_drawing(nchw, ActionDataSample())
+    assert frames.shape == (4, 5, 6, 3)
+    assert frames[2, 1, 3, 0] == nchw[2, 0, 1, 3] % 256
+    ncthw = torch.arange(2 * 3 * 4 * 5 * 6).reshape(2, 3, 4, 5, 6) % 256
+    frames = compat._frames_for_drawing(ncthw, ActionDataSample())
+    assert frames.shape == (4, 5, 6, 3)  # the first clip, (T, H, W, C)
+    assert frames[3, 1, 2, 2] == ncthw[0, 2, 3, 1, 2]
