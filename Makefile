@@ -26,6 +26,7 @@ install: $(STAMP)
 
 demo: install
 	$(PY) tools/run_demo.py --data $(DEMO_DIR) --work-dir $(WORK_DIR)
+	@echo "To run the README's python tools/... commands: source $(VENV)/bin/activate"
 
 test: install
 	$(PY) -m pytest tests -q

@@ -3,7 +3,7 @@
 This is the only place where seco-mm works around bugs in its dependencies.
 It must be imported before anything from ``mmaction.models`` (``seco_mm``
 imports it first). Each fix names the defect it handles; none edits
-site-packages. See ../shared/STACK.md and README "Pinned stack".
+site-packages. See docs/upstream_defects.md and README "Pinned stack".
 
 Defects handled:
 
@@ -39,6 +39,20 @@ Defects handled:
 5. mmengine 0.10.7 resolves ``mmaction::`` base configs through
    ``pkg_resources``, which setuptools >= 81 no longer ships. requirements.txt
    pins setuptools 80.9.0; :func:`check_pkg_resources` says so clearly.
+6. numpy 2 removed names that mmaction2 1.2.0 still calls (numpy 2.4 is
+   pinned here): ``np.Inf`` (``PoseCompact``, ``MMCompact``,
+   ``mmaction.utils.frame_extract(short_side=...)``), ``np.NAN``
+   (``AVAMetric``'s average precision), ``np.trapz`` (``ANetMetric`` AR@AN)
+   and ``np.in1d`` (``RetrievalRecall``). :func:`alias_removed_numpy_names`
+   adds exactly these four names to numpy, each only if missing, bound to
+   their numpy 2 equivalents (``inf``, ``nan``, ``trapezoid``, ``isin`` on
+   the flattened input); nothing else in numpy is touched.
+7. mmaction2 1.2.0's ``VisualizationHook`` (``tools/test.py --show-dir``)
+   fails on the first batch: it passes ``show=`` where
+   ``ActionVisualizer.add_datasample`` takes ``show_frames``; it also reads
+   2D-recognizer inputs as ``(C, T, H, W)`` and its visualizer looks for
+   label fields the 1.2 data samples do not have. :func:`visualization_hook_type`
+   registers a subclass fixing these three; ``tools/test.py`` uses it.
 """
 import importlib
 import os
@@ -184,8 +198,124 @@ def setup_distributed(cfg, launcher: str) -> None:
 
 
 def apply_all() -> None:
-    """Apply the import-time fixes and checks (defects 1-3, 5)."""
+    """Apply the import-time fixes and checks (defects 1-3, 5, 6)."""
     patch_missing_drn()
     check_importlib_metadata()
     check_pkg_resources()
     allow_mmengine_pickles()
+    alias_removed_numpy_names()
+
+
+# --- defect 6: numpy 2 names mmaction2 1.2.0 still uses ---------------------
+__all__ += ['alias_removed_numpy_names']
+
+
+def _in1d(ar1, ar2, assume_unique=False, invert=False, **kwargs):
+    """numpy 1's ``in1d``: ``isin`` on the flattened first array (1-D out)."""
+    import numpy as np
+    return np.isin(np.asarray(ar1).ravel(), ar2, assume_unique=assume_unique,
+                   invert=invert, **kwargs)
+
+
+def alias_removed_numpy_names() -> dict:
+    """Give numpy back ``Inf``, ``NAN``, ``trapz`` and ``in1d`` if missing.
+
+    Returns:
+        dict: the names added, ``{name: value}`` (empty on numpy 1, or when
+        another package already restored them).
+    """
+    import numpy as np
+    aliases = dict(Inf=np.inf, NAN=np.nan,
+                   trapz=getattr(np, 'trapezoid', None), in1d=_in1d)
+    added = {}
+    for name, value in aliases.items():
+        if value is not None and name not in np.__dict__:
+            setattr(np, name, value)
+            added[name] = value
+    return added
+
+
+# --- defect 7: mmaction2 1.2.0's VisualizationHook cannot draw --------------
+__all__ += ['visualization_hook_type']
+
+
+def _frames_for_drawing(video, data_sample):
+    """(T, H, W, 3) uint8 frames from one packed input: ``NCHW`` inputs are
+    ``(N, C, H, W)``, ``NCTHW`` ones ``(N, C, T, H, W)`` (first clip)."""
+    shape = data_sample.get('format_shape', None) if hasattr(
+        data_sample, 'get') else None
+    if video.dim() == 5:  # clips: take the first
+        video = video[0]
+    if video.dim() == 4 and (shape == 'NCHW' or video.shape[1] == 3
+                             and video.shape[0] != 3):
+        video = video.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+    else:
+        video = video.permute(1, 2, 3, 0)  # (C, T, H, W) -> (T, H, W, C)
+    return video.cpu().numpy().astype('uint8')
+
+
+def _with_label_fields(data_sample):
+    """A copy of an ``ActionDataSample`` with the ``gt_labels`` /
+    ``pred_labels`` fields ActionVisualizer 1.2.0 reads (the data sample has
+    ``gt_label`` / ``pred_label`` / ``pred_score``)."""
+    import torch
+    from mmengine.structures import LabelData
+    sample = data_sample.clone()
+    if 'gt_label' in sample:
+        sample.gt_labels = torch.as_tensor(sample.gt_label).reshape(-1)
+    if 'pred_label' in sample:
+        pred = LabelData(item=torch.as_tensor(sample.pred_label).reshape(-1))
+        if 'pred_score' in sample:
+            pred.score = torch.as_tensor(sample.pred_score)
+        sample.pred_labels = pred
+    return sample
+
+
+def visualization_hook_type() -> str:
+    """Register (once) and name a fixed mmaction2 ``VisualizationHook``.
+
+    mmaction2 1.2.0's hook passes ``show=`` to ``ActionVisualizer.
+    add_datasample``, which takes ``show_frames`` (TypeError on the first
+    test batch); it reads every input as ``(C, T, H, W)``, which scrambles
+    2D-recognizer (``NCHW``) inputs; and the visualizer looks for
+    ``gt_labels``/``pred_labels``, which mmaction2 1.2's data samples do not
+    have, so no label would be drawn. The subclass fixes exactly these three
+    and is otherwise mmaction2's hook (interval, out_dir, backends).
+    """
+    import math
+    import os.path as osp
+
+    from mmaction.engine.hooks import VisualizationHook
+    from mmaction.registry import HOOKS
+    name = 'SeCoFixedVisualizationHook'
+    if HOOKS.get(name) is not None:
+        return name
+
+    class SeCoFixedVisualizationHook(VisualizationHook):
+        __doc__ = visualization_hook_type.__doc__
+
+        def _draw_samples(self, batch_idx, data_batch, data_samples,
+                          step=0):
+            if self.enable is False:
+                return
+            args = dict(self.draw_args)
+            args['show_frames'] = args.pop('show', False)
+            start = len(data_samples) * batch_idx
+            first = math.ceil(start / self.interval) * self.interval
+            for idx in range(first, start + len(data_samples),
+                             self.interval):
+                sample = data_samples[idx - start]
+                video = _frames_for_drawing(
+                    data_batch['inputs'][idx - start], sample)
+                name = osp.basename(sample.get('filename', None) or
+                                    sample.get('frame_dir', None) or
+                                    str(idx))
+                if self.out_dir is not None:
+                    args['out_path'] = osp.join(self.out_dir,
+                                                f'{name}_{step}')
+                self._visualizer.add_datasample(
+                    name, video=video, data_sample=_with_label_fields(sample),
+                    step=step, **args)
+
+    HOOKS.register_module(name=name, module=SeCoFixedVisualizationHook)
+    return name

@@ -3,6 +3,8 @@
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node.
 # On CPU-only machines the processes use gloo (see seco_mm/compat.py).
+# Python: $PYTHON if set, else the project's .venv/bin/python if it exists
+# (what `make demo` / `make install` create), else `python` on the PATH.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
@@ -11,7 +13,7 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+source "$ROOT/tools/find_python.sh"
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
 "$PYTHON" -m torch.distributed.run \

@@ -5,19 +5,25 @@ Same interface as mmaction2's tools/train.py:
     python tools/train.py configs/seco_r50_kinetics.py --work-dir work_dirs/seco
     python tools/train.py CONFIG --resume            # latest checkpoint in work dir
     bash tools/dist_train.sh CONFIG 4                # torchrun, 4 processes
+    bash tools/slurm_train.sh PARTITION JOB CONFIG   # srun, GPUS=8 default
+
+As in mmaction2, ``--cfg-options`` is applied after the other flags and wins
+over them. Beyond mmaction2: a shortened ``train_cfg.max_epochs`` resizes the
+schedule, ``num_workers=0`` alone is accepted (seco_mm/utils/run_config.py),
+and ``--no-progress`` drops the per-iteration lines from the console.
 """
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import seco_mm  # noqa: E402  (applies seco_mm.compat before mmaction.models)
-from seco_mm.compat import setup_distributed  # noqa: E402
-from seco_mm.engine.config_checks import (  # noqa: E402
-    check_batch_fits_dataset, check_train_config)
-from seco_mm.engine.loader_failure import explain_loader_failure  # noqa: E402
+import seco_mm  # noqa: F401  (applies seco_mm.compat before mmaction.models)
+from seco_mm.compat import setup_distributed
+from seco_mm.engine.config_checks import (check_batch_fits_dataset,
+                                          check_train_config)
+from seco_mm.engine.loader_failure import explain_loader_failure
+from seco_mm.utils.logging import quiet_console
+from seco_mm.utils.run_config import (allow_zero_workers,
+                                      fit_schedulers_to_run, run_length)
 
 
 def parse_args(argv=None):
@@ -42,7 +48,12 @@ def parse_args(argv=None):
                         help='deterministic cudnn / algorithms')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. model.queue_len=4096')
+        help='override config settings, e.g. model.queue_len=4096; applied '
+        'after (and over) the other options, as in mmaction2')
+    parser.add_argument(
+        '--no-progress', action='store_true',
+        help='batch jobs: no per-iteration progress lines on the console '
+        '(metrics, warnings and the log file in the work dir are kept)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
                                                'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -53,7 +64,8 @@ def parse_args(argv=None):
 
 
 def merge_args(cfg, args):
-    """Apply command-line arguments to the config (mmaction2 semantics)."""
+    """Apply command-line arguments to the config (mmaction2 semantics:
+    the flags first, then ``--cfg-options``, which wins)."""
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -85,23 +97,39 @@ def merge_args(cfg, args):
     if args.diff_rank_seed:
         randomness['diff_rank_seed'] = True
     cfg.randomness = randomness
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
     return cfg
+
+
+def build_runner(cfg):
+    """``RUNNERS.build`` when the config sets ``runner_type`` (as mmaction2's
+    tools do), mmengine's ``Runner`` otherwise."""
+    from mmengine.runner import Runner
+
+    from mmaction.registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
 
 
 def main(argv=None):
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    original_length = run_length(cfg)
     cfg = merge_args(cfg, args)
+    adjusted = (fit_schedulers_to_run(cfg, original_length) +
+                allow_zero_workers(cfg))
     setup_distributed(cfg, args.launcher)
     # reject impossible values (naming the key) before anything is built
     check_train_config(cfg)
     check_batch_fits_dataset(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
+    quiet_console(runner.logger, progress=not args.no_progress)
+    for message in adjusted:
+        runner.logger.warning(f'config adjusted: {message}')
     try:
         runner.train()
     except RuntimeError as err:  # name the video if a loader worker died

@@ -8,10 +8,11 @@
 # pretrained2d=True, reading torchvision key names (conv1.weight, bn1.*,
 # layerX.Y.downsample.0/1). Export in that layout:
 #
-#   python tools/export_backbone.py SECO_CKPT work_dirs/backbone_tv.pth \
-#       --layout torchvision
-#   python tools/train.py configs/downstream/i3d_r50_inflated_finetune_ucf101_split1.py \
-#       --cfg-options model.backbone.pretrained=work_dirs/backbone_tv.pth
+#   python tools/export_backbone.py work_dirs/seco_r50_kinetics/epoch_400.pth \
+#       work_dirs/seco_r50_kinetics/backbone_tv.pth --layout torchvision
+#   python tools/train.py configs/downstream/i3d_r50_inflated_finetune_ucf101_split1.py
+#
+# (another file: --cfg-options model.backbone.pretrained=PATH)
 #
 # Each 3D kernel is the 2D kernel repeated over time and divided by its
 # temporal size (so a static clip gives the 2D response); BN is copied.

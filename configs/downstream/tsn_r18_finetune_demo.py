@@ -5,9 +5,10 @@
 # segments x 1 frame at 112 (paper: 7 x 224), 3 epochs (paper: 150) at lr
 # 1e-2 (paper: 1e-3), dropout 0.5 (paper: 0.9, too strong for 60 steps).
 #
+# Reads work_dirs/demo/seco_r18_backbone.pth (written by `make demo`):
+#
 #   python tools/train.py configs/downstream/tsn_r18_finetune_demo.py \
-#       --work-dir work_dirs/demo/finetune \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/backbone.pth
+#       --work-dir work_dirs/demo/finetune
 _base_ = ['./tsn_r18_linear_demo.py']
 
 max_epochs = 3

@@ -7,11 +7,16 @@
 # linear TSN head is trained: 4 segments x 1 frame, random-resized 112 crops
 # + flip; validation on 8 frames, centre crop 112.
 #
-#   python tools/export_backbone.py work_dirs/demo/seco/epoch_12.pth \
-#       work_dirs/demo/backbone.pth
+# `make demo` writes the backbone this config reads by default
+# (work_dirs/demo/seco_r18_backbone.pth, exported from
+# work_dirs/demo/pretrain/epoch_30.pth); then:
+#
 #   python tools/train.py configs/downstream/tsn_r18_linear_demo.py \
-#       --work-dir work_dirs/demo/linear \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/backbone.pth
+#       --work-dir work_dirs/demo/linear
+#   python tools/test.py configs/downstream/tsn_r18_linear_demo.py \
+#       work_dirs/demo/linear/epoch_4.pth --work-dir work_dirs/demo/linear
+#
+# Another backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH
 _base_ = [
     'mmaction::recognition/tsn/'
     'tsn_imagenet-pretrained-r50_8xb32-1x1x3-100e_kinetics400-rgb.py'
@@ -21,7 +26,7 @@ custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)
 # exported SeCo backbone (mmaction layout); override with --cfg-options
 # model.backbone.init_cfg.checkpoint=PATH
 # (model.backbone.init_cfg=None: random-init baseline, Kaiming convs, BN 1)
-backbone_checkpoint = 'work_dirs/demo/backbone.pth'
+backbone_checkpoint = 'work_dirs/demo/seco_r18_backbone.pth'
 num_classes = 9
 crop_size = 112
 num_segments = 4
@@ -30,7 +35,7 @@ max_epochs = 4
 model = dict(
     backbone=dict(
         depth=18,
-        pretrained=None,  # a string here would replace init_cfg (DESIGN.md)
+        pretrained=None,  # a string here would replace init_cfg
         frozen_stages=4,
         norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint,

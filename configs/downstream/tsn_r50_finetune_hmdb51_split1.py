@@ -3,8 +3,10 @@
 # partial BN, SGD Nesterov lr 1e-3, steps at 50/100 of 150 epochs, clip 40,
 # test 20 frames x 3 crops at 256), 51 classes.
 #
-#   python tools/train.py configs/downstream/tsn_r50_finetune_hmdb51_split1.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/backbone.pth
+#   python tools/train.py configs/downstream/tsn_r50_finetune_hmdb51_split1.py
+#
+# (backbone read from work_dirs/seco_r50_kinetics/backbone.pth, as in the UCF101 config;
+# another one: --cfg-options model.backbone.init_cfg.checkpoint=PATH)
 #
 # Data in mmaction2's layout (tools/data/hmdb51 of mmaction2): videos under
 # data/hmdb51/videos, lists data/hmdb51/hmdb51_{train,val}_split_1_videos.txt.

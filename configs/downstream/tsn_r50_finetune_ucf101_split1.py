@@ -1,5 +1,5 @@
 # UCF101 split 1 fine-tuning from a SeCo backbone: the paper's protocol
-# (DESIGN.md section 4, and the reference downstream/finetune code).
+# (section 4 of the paper, and the reference downstream/finetune code).
 #
 # TSN R50, 7 segments x 1 frame, dropout 0.9, all BN frozen but the first
 # (partial BN), SGD Nesterov lr 1e-3 (batch 256 = 8 GPUs x 32), momentum 0.9,
@@ -9,11 +9,18 @@
 # sigma (0.1, 2) p 0.5, flip (the same draw for every frame of a clip).
 # Test: 20 frames x 3 crops of 256 at short side 256, scores averaged.
 #
-#   python tools/export_backbone.py SECO_CKPT work_dirs/backbone.pth
-#   python tools/train.py configs/downstream/tsn_r50_finetune_ucf101_split1.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/backbone.pth
+# The backbone is read from work_dirs/seco_r50_kinetics/backbone.pth, where these write it
+# (tools/train.py's default work dir for configs/seco_r50_kinetics.py):
+#
+#   python tools/export_backbone.py work_dirs/seco_r50_kinetics/epoch_400.pth \
+#       work_dirs/seco_r50_kinetics/backbone.pth
+#   python tools/train.py configs/downstream/tsn_r50_finetune_ucf101_split1.py
 #   python tools/test.py configs/downstream/tsn_r50_finetune_ucf101_split1.py \
-#       work_dirs/tsn_r50_finetune_ucf101_split1/epoch_150.pth
+#       work_dirs/tsn_r50_finetune_ucf101_split1/best_acc_top1_epoch_N.pth
+#
+# (N: the best validation epoch; mmaction2's CheckpointHook keeps the best
+# checkpoint under that name, and epoch_150.pth is the last one.)
+# Another backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH
 #
 # Data in mmaction2's layout (tools/data/ucf101 of mmaction2): videos under
 # data/ucf101/videos, lists data/ucf101/ucf101_{train,val}_split_1_videos.txt.
@@ -32,7 +39,7 @@ num_segments = 7
 
 model = dict(
     backbone=dict(
-        pretrained=None,  # a string here would replace init_cfg (DESIGN.md)
+        pretrained=None,  # a string here would replace init_cfg
         norm_eval=False,
         partial_bn=True,  # freeze every BN but the first
         init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint,

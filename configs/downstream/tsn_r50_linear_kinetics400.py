@@ -13,8 +13,9 @@
 #
 #   python tools/export_backbone.py work_dirs/seco_r50_kinetics/epoch_400.pth \
 #       work_dirs/seco_r50_kinetics/backbone.pth
-#   python tools/train.py configs/downstream/tsn_r50_linear_kinetics400.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=PATH/TO/backbone.pth
+#   python tools/train.py configs/downstream/tsn_r50_linear_kinetics400.py
+#
+# (another backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH)
 #
 # The paper's own linear protocol (frozen features of 30 frames + linear SVM)
 # is tools/linear_probe.py.
@@ -31,7 +32,7 @@ backbone_checkpoint = 'work_dirs/seco_r50_kinetics/backbone.pth'
 
 model = dict(
     backbone=dict(
-        pretrained=None,  # a string here would replace init_cfg (DESIGN.md)
+        pretrained=None,  # a string here would replace init_cfg
         frozen_stages=4,
         norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint,

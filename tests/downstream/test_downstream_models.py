@@ -174,3 +174,33 @@ def test_random_init_baseline_option():
     assert conv.conv.weight.std().item() == pytest.approx(
         (2 / fan_out) ** 0.5, rel=0.05)
     assert torch.equal(conv.bn.weight, torch.ones_like(conv.bn.weight))
+
+
+def test_demo_configs_read_the_backbone_make_demo_writes():
+    """`make demo` (tools/run_demo.py, default --work-dir) exports to
+    work_dirs/demo/seco_r18_backbone.pth: the demo configs read that file."""
+    from tests.conftest import load_tool
+    run_demo = load_tool('run_demo')
+    work = run_demo.parse_args([]).work_dir
+    source = open(osp.join(ROOT, 'tools', 'run_demo.py')).read()
+    name = re.search(r"osp\.join\(work, '([^']+_backbone\.pth)'\)",
+                     source).group(1)
+    expected = osp.join(work, name)
+    assert expected == 'work_dirs/demo/seco_r18_backbone.pth'
+    for config in ('tsn_r18_linear_demo.py', 'tsn_r18_finetune_demo.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'downstream', config))
+        assert cfg.model.backbone.init_cfg.checkpoint == expected, config
+
+
+def test_config_headers_name_files_the_tools_write():
+    """Paths in config headers are the ones the documented commands write:
+    no stale names such as seco/epoch_12.pth or a bare backbone.pth."""
+    for path in CONFIGS:
+        header = open(path).read().split('_base_')[0]
+        assert 'epoch_12.pth' not in header, path
+        assert 'work_dirs/demo/backbone.pth' not in header, path
+        assert 'DESIGN.md' not in open(path).read(), path
+        for ckpt in re.findall(r'(work_dirs/\S+\.pth)', header):
+            assert ckpt.startswith(('work_dirs/demo/',
+                                    'work_dirs/seco_r50_kinetics/',
+                                    'work_dirs/tsn_r50_')), (path, ckpt)

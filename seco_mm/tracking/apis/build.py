@@ -1,16 +1,14 @@
 """Build and train a SiamFC tracker from a config (shared by the tools)."""
-import logging
-import os
 import os.path as osp
-from contextlib import contextmanager, redirect_stdout
 from typing import Optional
 
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, load_checkpoint
 
 from mmaction.registry import MODELS
+
+from seco_mm.utils.logging import quiet_mmengine as _quiet_mmengine
 
 __all__ = [
     'check_backbone_file', 'set_backbone_checkpoint', 'build_tracker',
@@ -94,24 +92,6 @@ def set_backbone_checkpoint(cfg: Config, path: Optional[str]) -> dict:
     bb.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='backbone.')
     cfg.backbone_checkpoint = path
     return info
-
-
-@contextmanager
-def _quiet_mmengine(level: int = logging.ERROR):
-    """Silence mmengine's per-parameter init report and checkpoint messages
-    (logged to the current logger and to the ``mmengine`` one, or printed:
-    ``_load_checkpoint`` prints its "Loads checkpoint by ..." line)."""
-    loggers = {id(lg): lg for lg in (MMLogger.get_current_instance(),
-                                     MMLogger.get_instance('mmengine'))}
-    old = {k: lg.level for k, lg in loggers.items()}
-    for lg in loggers.values():
-        lg.setLevel(level)
-    try:
-        with open(os.devnull, 'w') as devnull, redirect_stdout(devnull):
-            yield
-    finally:
-        for k, lg in loggers.items():
-            lg.setLevel(old[k])
 
 
 def build_tracker(cfg: Config, load_from: Optional[str] = None,
