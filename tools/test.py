@@ -89,9 +89,6 @@ def load_config(args):
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader: pretraining '
                          'configs are not tested; use a downstream config')
-    # seco_mm installs its weights-only loader for every path/URL scheme;
-    # fail early, naming the file, if it is missing, truncated or refused
-    check_checkpoint_source(args.checkpoint)
     cfg = merge_args(cfg, args)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -112,6 +109,9 @@ def main(argv=None):
 
     args = parse_args(argv)
     cfg = load_config(args)
+    # seco_mm installs its weights-only loader for every path/URL scheme;
+    # fail early, naming the file, if it is missing, truncated or refused
+    check_checkpoint_source(args.checkpoint)
     setup_distributed(cfg, args.launcher)
     runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
               Runner.from_cfg(cfg))
