@@ -2,17 +2,12 @@
 
 oneDNN (CPU) and cuDNN (CUDA, tensor cores) run convolutions, batch norm and
 pooling fastest on channels-last activations, most of all in bfloat16 /
-float16. A convolution returns a channels-last output when its weight is
-channels-last, so converting the weights is enough: every later layer then
-sees channels-last activations, whatever layout the data pipeline produced
-(SeCo's ``(B, 4, 3, H, W)`` views, mmaction2's ``(N, T, C, H, W)`` clips).
-
-One exception, measured on CPU (torch 2.13, oneDNN, bfloat16): the weight
-gradient of a convolution with 3 input channels (the RGB stem) is 5-15x
-slower channels-last than NCHW. Convolutions with fewer than
-``min_in_channels`` inputs therefore keep NCHW weights, and a forward hook
-makes their *output* channels-last, so the rest of the network still runs
-channels-last.
+float16 (measured on CPU: ResNet's 3x3/2 max-pool is ~10x faster on
+channels-last input). A convolution returns a channels-last output when its
+weight is channels-last, so converting the weights is enough: every later
+layer then sees channels-last activations, whatever layout the data
+pipeline produced (SeCo's ``(B, 4, 3, H, W)`` views, mmaction2's
+``(N, T, C, H, W)`` clips); no input conversion is needed.
 """
 from typing import Dict
 
@@ -24,59 +19,38 @@ from mmengine.model import is_model_wrapper
 
 __all__ = ['to_channels_last', 'ChannelsLastHook']
 
-_HOOK_ATTR = '_seco_channels_last_hook'
 
-
-def _format(dim: int):
-    return torch.channels_last if dim == 4 else torch.channels_last_3d
-
-
-def _output_to_channels_last(module, args, output):
-    if torch.is_tensor(output) and output.dim() in (4, 5):
-        return output.contiguous(memory_format=_format(output.dim()))
-    return output
-
-
-def to_channels_last(model: nn.Module, min_in_channels: int = 4
-                     ) -> Dict[str, int]:
-    """Convert ``model``'s convolutions to channels-last, in place.
+def to_channels_last(model: nn.Module) -> Dict[str, int]:
+    """Convert ``model``'s convolution weights to channels-last, in place.
 
     ``Conv2d`` weights become ``torch.channels_last`` and ``Conv3d`` weights
-    ``torch.channels_last_3d`` (``param.data`` is replaced, so the
-    ``Parameter`` objects, and an optimizer holding them, stay valid).
-    Convolutions with fewer than ``min_in_channels`` input channels keep
-    their weights and get a forward hook converting their output instead
-    (see the module docstring). Calling it twice is harmless.
+    ``torch.channels_last_3d``; ``param.data`` is replaced, so the
+    ``Parameter`` objects (and an optimizer holding them) stay valid. Values
+    are unchanged; calling it twice is harmless. Works for SeCo (query and
+    momentum encoders) and any mmaction2 recognizer, and outside a Runner,
+    e.g. for feature extraction::
 
-    Works for SeCo (query and momentum encoders) and any mmaction2
-    recognizer, and outside a Runner (feature extraction)::
-
-        model = init_recognizer(...); to_channels_last(model)
+        model = init_recognizer(cfg, ckpt); to_channels_last(model)
 
     Returns:
-        dict: ``converted`` (weights converted) and ``hooked`` (stem
-        convolutions left NCHW with a hooked output).
+        dict: ``conv2d`` and ``conv3d``, the numbers of weights converted.
     """
-    converted = hooked = 0
+    counts = dict(conv2d=0, conv3d=0)
     for module in model.modules():
-        if not isinstance(module, (nn.Conv2d, nn.Conv3d)):
+        if isinstance(module, nn.Conv2d):
+            fmt, key = torch.channels_last, 'conv2d'
+        elif isinstance(module, nn.Conv3d):
+            fmt, key = torch.channels_last_3d, 'conv3d'
+        else:
             continue
-        if module.in_channels < min_in_channels:
-            if not hasattr(module, _HOOK_ATTR):
-                setattr(module, _HOOK_ATTR, module.register_forward_hook(
-                    _output_to_channels_last))
-            hooked += 1
-            continue
-        weight = module.weight
-        weight.data = weight.data.contiguous(
-            memory_format=_format(weight.dim()))
-        converted += 1
-    return dict(converted=converted, hooked=hooked)
+        module.weight.data = module.weight.data.contiguous(memory_format=fmt)
+        counts[key] += 1
+    return counts
 
 
 @HOOKS.register_module()
 class ChannelsLastHook(Hook):
-    """Train (and validate) a model in channels-last memory format.
+    """Train (and validate / test) a model in channels-last memory format.
 
     Add it to a config, for SeCo or a downstream recognizer::
 
@@ -90,25 +64,15 @@ class ChannelsLastHook(Hook):
     wrapper was built; DDP copies gradients into them (correct, with a
     one-time stride warning) until it rebuilds its buckets after the first
     iteration.
-
-    Args:
-        min_in_channels (int): convolutions with fewer input channels keep
-            NCHW weights (see :func:`to_channels_last`).
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, min_in_channels: int = 4):
-        if not isinstance(min_in_channels, int) or min_in_channels < 1:
-            raise ValueError('ChannelsLastHook.min_in_channels must be a '
-                             f'positive int, got {min_in_channels!r}')
-        self.min_in_channels = min_in_channels
-
     def _convert(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        counts = to_channels_last(model, self.min_in_channels)
-        if counts['converted'] + counts['hooked'] == 0:
+        counts = to_channels_last(model)
+        if not any(counts.values()):
             runner.logger.warning('ChannelsLastHook: the model has no '
                                   'Conv2d/Conv3d; nothing converted')
 

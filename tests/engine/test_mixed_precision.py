@@ -15,9 +15,8 @@ from mmaction.structures import ActionDataSample
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
-from seco_mm.engine import (ChannelsLastHook, MixedPrecisionOptimWrapper,
-                            mixed_precision, resolve_precision,
-                            to_channels_last)
+from seco_mm.engine import (MixedPrecisionOptimWrapper, mixed_precision,
+                            resolve_precision, to_channels_last)
 from seco_mm.models.heads import InterFrameHead, IntraFrameHead, OrderHead
 from tests.conftest import moving_square_frames, tiny_seco_model_cfg
 
@@ -232,18 +231,18 @@ def test_to_channels_last_converts_seco_and_keeps_the_math():
     counts = to_channels_last(model)
     assert list(model.parameters()) == params  # same Parameter objects
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert counts == dict(converted=len(convs) - 2, hooked=2)  # 2 stems
+    assert counts == dict(conv2d=len(convs), conv3d=0)
+    assert len(convs) == 2 * 20  # query and key R18s
     for conv in convs:
-        if conv.in_channels == 3:  # query and key stems keep NCHW
-            assert conv.weight.is_contiguous() and not _is_cl(conv.weight)
-        else:
-            assert _is_cl(conv.weight)
-    x = torch.randn(2, 3, 64, 64)
+        assert _is_cl(conv.weight)
+    stem = model.backbone.conv1.conv.weight
+    assert stem.shape[1] == 3 and not stem.is_contiguous()
+    x = torch.randn(2, 3, 64, 64)  # NCHW input, channels-last activations
     out = model.backbone(x)
     assert out.shape[-1] == 2 and _is_cl(out) and not out.is_contiguous()
     # same math, other summation order: float32 rounding only
     torch.testing.assert_close(out, ref.backbone(x), rtol=1e-3, atol=1e-4)
-    assert to_channels_last(model) == counts  # idempotent, no 2nd hook
+    assert to_channels_last(model) == counts  # idempotent
     batch = _batches(1)[0]
     torch.testing.assert_close(
         model.train_step(copy.deepcopy(batch), _wrapper(model, 'fp32')),
@@ -260,21 +259,16 @@ def test_channels_last_for_mmaction_recognizers():
         data_preprocessor=dict(type='ActionDataPreprocessor',
                                format_shape='NCHW'))).eval()
     ref = copy.deepcopy(tsn)
-    to_channels_last(tsn)
+    assert to_channels_last(tsn)['conv2d'] == 20
     x = torch.randn(2, 3, 3, 32, 32)  # (N, segments, C, H, W)
     torch.testing.assert_close(tsn(x, mode='tensor'), ref(x, mode='tensor'),
                                rtol=1e-3, atol=1e-4)
     net3d = torch.nn.Sequential(torch.nn.Conv3d(3, 16, 3),
                                 torch.nn.Conv3d(16, 16, 3))
-    to_channels_last(net3d)
-    assert _is_cl(net3d[1].weight) and not _is_cl(net3d[0].weight)
+    assert to_channels_last(net3d) == dict(conv2d=0, conv3d=2)
+    assert _is_cl(net3d[0].weight) and _is_cl(net3d[1].weight)
     out = net3d(torch.randn(2, 3, 10, 18, 18))
     assert _is_cl(out) and not out.is_contiguous()
-
-
-def test_channels_last_hook_rejects_bad_argument():
-    with pytest.raises(ValueError, match='min_in_channels'):
-        ChannelsLastHook(min_in_channels=0)
 
 
 # ------------------------------------------------------------- Runner --
