@@ -40,20 +40,16 @@ TARGET = 1.7  # issue 16: the demo's step >= 1.7x faster with the switch on
 def build_variant(name, cfg, base, device):
     """(model, optim_wrapper) of one variant, as the Runner would build
     them from ``cfg`` (+ --amp / ChannelsLastHook)."""
-    from mmaction.registry import OPTIM_WRAPPERS
+    from mmengine.optim import build_optim_wrapper
 
     from seco_mm.engine import to_channels_last
     model = copy.deepcopy(base)
     if name.endswith('_cl'):
         to_channels_last(model)
-    ow_cfg = copy.deepcopy(cfg.optim_wrapper.to_dict())
+    ow_cfg = copy.deepcopy(cfg.optim_wrapper)
     if name.startswith('bf16'):
-        ow_cfg['type'] = 'MixedPrecisionOptimWrapper'
-    optimizer = ow_cfg.pop('optimizer')
-    optimizer = torch.optim.SGD(
-        model.parameters(), **{k: v for k, v in optimizer.items()
-                               if k != 'type'})
-    return model, OPTIM_WRAPPERS.build(dict(ow_cfg, optimizer=optimizer))
+        ow_cfg.type = 'MixedPrecisionOptimWrapper'
+    return model, build_optim_wrapper(model, ow_cfg)  # as the Runner does
 
 
 def run(args):

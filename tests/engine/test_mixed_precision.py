@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS, OPTIM_WRAPPERS
 from mmaction.structures import ActionDataSample
-from mmengine.optim import OptimWrapper
+from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from seco_mm.engine import (MixedPrecisionOptimWrapper, mixed_precision,
@@ -269,6 +269,56 @@ def test_channels_last_for_mmaction_recognizers():
     assert _is_cl(net3d[0].weight) and _is_cl(net3d[1].weight)
     out = net3d(torch.randn(2, 3, 10, 18, 18))
     assert _is_cl(out) and not out.is_contiguous()
+
+
+def _head_bf16_safe():
+    from mmaction.models.heads.base import BaseHead
+    return getattr(BaseHead.loss_by_feat, '_seco_bf16_safe', False)
+
+
+# mmaction2 1.2 BaseHead.loss_by_feat calls `cls_scores.cpu().numpy()` for
+# its top-k accuracy, and numpy has no bfloat16: recognizers under CPU bf16
+# autocast raise TypeError until seco_mm.compat casts the scores to float32
+# (docs/performance.md, "Known limits"). strict: the marker must go when
+# the compat fix lands.
+@pytest.mark.xfail(not _head_bf16_safe(), raises=TypeError, strict=True,
+                   reason='mmaction2 BaseHead.loss_by_feat: numpy of bf16')
+@pytest.mark.parametrize('config', [
+    'configs/downstream/tsn_r18_finetune_demo.py',
+    'configs/downstream/tsn_r50_finetune_ucf101_split1.py'])
+def test_amp_on_downstream_finetuning_configs(config):
+    """--amp turns the fine-tuning configs' wrapper (SGD, gradient clip 40)
+    into MixedPrecisionOptimWrapper; a TSN step runs in bf16 and clips."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from tests.conftest import ROOT, load_tool
+    train_tool = load_tool('train')
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg = train_tool.merge_args(cfg, train_tool.parse_args(
+        [config, '--amp', '--work-dir', '/tmp/unused']))
+    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
+    init_default_scope('mmaction')
+    model_cfg = cfg.model.to_dict()
+    model_cfg['backbone'].update(depth=18, init_cfg=None, pretrained=None)
+    model_cfg['cls_head'].update(in_channels=512)
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg).train()
+    ow = build_optim_wrapper(model, cfg.optim_wrapper)  # as the Runner
+    assert ow.clip_grad_kwargs['max_norm'] == 40 and ow.loss_scaler is None
+    seen = []
+    model.backbone.register_forward_hook(
+        lambda m, a, out: seen.append(out.dtype))
+    batch = dict(inputs=[torch.randint(0, 256, (3, 3, 32, 32),
+                                       dtype=torch.uint8)] * 2,
+                 data_samples=[ActionDataSample().set_gt_label(i)
+                               for i in (0, 1)])
+    before = model.cls_head.fc_cls.weight.detach().clone()
+    log = model.train_step(batch, ow)
+    assert seen == [BF16]
+    assert np.isfinite(float(log['loss']))
+    assert not torch.equal(before, model.cls_head.fc_cls.weight)
 
 
 # ------------------------------------------------------------- Runner --
