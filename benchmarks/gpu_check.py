@@ -192,9 +192,9 @@ def section_throughput(recipe, sizes, device):
                 [f"{res['samples_per_s']:.1f}", f"{res['step_ms']:.0f}",
                  f"{res['peak_mib']:.0f}"]))
     mem = 'peak CUDA MiB' if device == 'cuda' else 'peak RSS MiB (process)'
-    return dict(model=f"R{sizes['depth']} @ {sizes['crop']} px", rows=results), \
-        markdown_table(['batch', 'precision', 'samples/s', 'ms/step', mem],
-                       rows)
+    model = f"R{sizes['depth']} @ {sizes['crop']} px"
+    return dict(model=model, rows=results), markdown_table(
+        ['batch', 'precision', 'samples/s', 'ms/step', mem], rows)
 
 
 def section_key_forward(recipe, sizes, device):
@@ -210,8 +210,9 @@ def section_key_forward(recipe, sizes, device):
                                 sizes['steps'])
         results.append(dict(key_forward=mode, samples_per_s=sizes[
             'key_batch'] / sec, step_ms=sec * 1e3, peak_mib=peak))
-        rows.append([mode, sizes['key_batch'], f"{sizes['key_batch'] / sec:.1f}",
-                     f'{sec * 1e3:.0f}', f'{peak:.0f}'])
+        rows.append([mode, sizes['key_batch'],
+                     f"{sizes['key_batch'] / sec:.1f}", f'{sec * 1e3:.0f}',
+                     f'{peak:.0f}'])
         del model, ow
     return dict(rows=results), markdown_table(
         ['key_forward', 'batch', 'samples/s', 'ms/step', 'peak MiB'], rows)
@@ -233,7 +234,8 @@ def ensure_demo_data(path, tmp_dir=None):
            '16', '--size', '64', '--num-tracking-frames', '12']
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit('generating demo data failed:\n' + proc.stderr[-2000:])
+        raise SystemExit('generating demo data failed:\n'
+                         + proc.stderr[-2000:])
     return out
 
 
@@ -314,8 +316,9 @@ def section_ddp(recipe, sizes, device):
         sec, peak = _time_steps(ddp, ow, batch, device, 1, sizes['steps'])
         moved = any(not torch.equal(a, b) for a, b in zip(
             before, list(model.backbone.parameters())[:3]))
-        res = dict(backend=dist.get_backend(), world_size=dist.get_world_size(),
-                   step_ms=sec * 1e3, weights_updated=moved)
+        res = dict(backend=dist.get_backend(),
+                   world_size=dist.get_world_size(), step_ms=sec * 1e3,
+                   weights_updated=moved)
     finally:
         if own_group:
             dist.destroy_process_group()

@@ -68,8 +68,8 @@ def merge_args(cfg, args):
         amp_from = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if amp_from not in ('OptimWrapper', 'AmpOptimWrapper',
                             'MixedPrecisionOptimWrapper'):
-            raise ValueError('--amp: optim_wrapper.type must be OptimWrapper'
-                             f' to switch to mixed precision, got {amp_from!r}')
+            raise ValueError('--amp: optim_wrapper.type must be '
+                             f'OptimWrapper, got {amp_from!r}')
         cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
     if args.resume == 'auto':
         cfg.resume = True

@@ -19,7 +19,8 @@ __all__ = ['MixedPrecisionOptimWrapper', 'resolve_precision',
 _DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
 
-def resolve_precision(device_type: str, dtype: Union[str, torch.dtype] = 'auto',
+def resolve_precision(device_type: str,
+                      dtype: Union[str, torch.dtype] = 'auto',
                       loss_scale='auto') -> Tuple[torch.dtype, object]:
     """Choose the autocast dtype and the loss scaling for a device.
 
