@@ -76,9 +76,13 @@ def merge_args(cfg, args):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.amp:  # bf16 autocast on CPU, fp16 + loss scaling on CUDA
+        amp_from = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if amp_from not in ('OptimWrapper', 'AmpOptimWrapper',
+                            'MixedPrecisionOptimWrapper'):
+            raise ValueError('--amp: optim_wrapper.type must be '
+                             f'OptimWrapper, got {amp_from!r}')
+        cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -37,8 +37,8 @@ def test_amp_seed_cfg_options_and_work_dir():
     cfg = _merged('--amp', '--seed', '7', '--deterministic', '--work-dir',
                   '/tmp/wd', '--cfg-options', 'model.queue_len=256',
                   'train_dataloader.batch_size=4', '--auto-scale-lr')
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
-    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    # bf16 on CPU / fp16 + dynamic scaling on CUDA (seco_mm/engine)
+    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
     assert cfg.randomness == dict(seed=7, deterministic=True)
     assert _merged().randomness['seed'] == 0  # demo config's seed kept
     assert cfg.work_dir == '/tmp/wd'

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 
+from .full_precision import float32_loss
 from .temperature_head import TemperatureHead
 
 __all__ = ['InterFrameHead']
@@ -21,11 +22,18 @@ class InterFrameHead(TemperatureHead):
     ``softplus(logsumexp(neg_i) - pos_vi)``, which equals cross-entropy on
     the full ``(V*B, 1+K)`` logits without materialising them V times.
 
+    Precision: ``loss`` runs in float32 under autocast (``float32_loss``):
+    the similarities to the K queue keys and their ``logsumexp`` are
+    computed from float32 copies of ``q``/``keys`` and the float32 queue,
+    since a half-precision sum over K = 131072 exponentials of logits up to
+    1/T = 10 loses the positive's contribution (and overflows in float16).
+
     Args:
         temperature (float): softmax temperature T (0.1 in the paper).
         loss_weight (float): weight of ``loss_inter``.
     """
 
+    @float32_loss
     def loss(self, q: torch.Tensor, keys: torch.Tensor,
              queue: torch.Tensor) -> Dict[str, torch.Tensor]:
         """

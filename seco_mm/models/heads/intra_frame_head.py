@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 
+from .full_precision import float32_loss
 from .temperature_head import TemperatureHead
 
 __all__ = ['IntraFrameHead']
@@ -18,11 +19,16 @@ class IntraFrameHead(TemperatureHead):
     positive first; no queue. The 2-way cross-entropy of a row equals
     ``softplus((q . k_x - q . k_same) / T)``.
 
+    Precision: ``loss`` runs in float32 under autocast (``float32_loss``),
+    so the margins of two logits of magnitude up to 1/T are not rounded to
+    bfloat16 / float16.
+
     Args:
         temperature (float): softmax temperature T (0.1 in the paper).
         loss_weight (float): weight of ``loss_intra``.
     """
 
+    @float32_loss
     def loss(self, q: torch.Tensor, k_same: torch.Tensor,
              k_others: torch.Tensor) -> Dict[str, torch.Tensor]:
         """

@@ -7,12 +7,17 @@ import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 
+from .full_precision import float32_loss
+
 __all__ = ['OrderHead']
 
 
 @MODELS.register_module()
 class OrderHead(BaseModule):
     """Linear classifier of the order bit from ``[q, k_b, k_c]`` embeddings.
+
+    ``loss`` runs in float32 under autocast (``float32_loss``): the linear
+    layer and the cross-entropy see float32 copies of the embeddings.
 
     Args:
         in_channels (int): embedding size D of one view (128); the
@@ -31,6 +36,7 @@ class OrderHead(BaseModule):
         """(B, D) x 3 -> (B, 2) order logits."""
         return self.fc(torch.cat([q, k_b, k_c], dim=1))
 
+    @float32_loss
     def loss(self, q: torch.Tensor, k_b: torch.Tensor, k_c: torch.Tensor,
              order: torch.Tensor) -> Dict[str, torch.Tensor]:
         """
