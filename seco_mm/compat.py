@@ -53,6 +53,13 @@ Defects handled:
    2D-recognizer inputs as ``(C, T, H, W)`` and its visualizer looks for
    label fields the 1.2 data samples do not have. :func:`visualization_hook_type`
    registers a subclass fixing these three; ``tools/test.py`` uses it.
+8. mmaction2 1.2.0's ``BaseHead.loss_by_feat`` computes top-k accuracy via
+   ``cls_scores.detach().cpu().numpy()``; numpy has no bfloat16, so every
+   recognizer fine-tuned under CPU bf16 autocast (``--amp``) raises
+   ``TypeError: Got unsupported ScalarType BFloat16``.
+   :func:`patch_head_loss_bf16` casts bf16 scores to float32 before the
+   original method runs (the loss is then computed in float32 as well,
+   which is what autocast would do for a cross-entropy anyway).
 """
 import importlib
 import os
@@ -198,12 +205,13 @@ def setup_distributed(cfg, launcher: str) -> None:
 
 
 def apply_all() -> None:
-    """Apply the import-time fixes and checks (defects 1-3, 5, 6)."""
+    """Apply the import-time fixes and checks (defects 1-3, 5, 6, 8)."""
     patch_missing_drn()
     check_importlib_metadata()
     check_pkg_resources()
     allow_mmengine_pickles()
     alias_removed_numpy_names()
+    patch_head_loss_bf16()
 
 
 # --- defect 6: numpy 2 names mmaction2 1.2.0 still uses ---------------------
@@ -319,3 +327,31 @@ def visualization_hook_type() -> str:
 
     HOOKS.register_module(name=name, module=SeCoFixedVisualizationHook)
     return name
+
+
+# --- defect 8: mmaction2 heads turn bf16 scores into numpy -------------------
+__all__ += ['patch_head_loss_bf16']
+
+
+def patch_head_loss_bf16() -> bool:
+    """Make ``BaseHead.loss_by_feat`` accept bf16 class scores (defect 8).
+
+    Returns:
+        bool: True if the wrapper was installed now, False if already there.
+    """
+    import torch
+    from mmaction.models.heads.base import BaseHead
+
+    original = BaseHead.loss_by_feat
+    if getattr(original, '_seco_bf16_safe', False):
+        return False
+
+    def loss_by_feat(self, cls_scores, data_samples):
+        if torch.is_tensor(cls_scores) and cls_scores.dtype == torch.bfloat16:
+            cls_scores = cls_scores.float()
+        return original(self, cls_scores, data_samples)
+
+    loss_by_feat.__doc__ = original.__doc__
+    loss_by_feat._seco_bf16_safe = True
+    BaseHead.loss_by_feat = loss_by_feat
+    return True

@@ -263,3 +263,36 @@ def test_defect7_frames_for_drawing_handles_2d_and_3d_inputs():
     frames = compat._frames_for_drawing(ncthw, ActionDataSample())
     assert frames.shape == (4, 5, 6, 3)  # the first clip, (T, H, W, C)
     assert frames[3, 1, 2, 2] == ncthw[0, 2, 3, 1, 2]
+
+
+_BF16_HEAD_LOSS = '''
+import torch
+from mmaction.models.heads import TSNHead
+from mmaction.structures import ActionDataSample
+head = TSNHead(num_classes=4, in_channels=8)
+samples = [ActionDataSample().set_gt_label(torch.tensor([i % 4]))
+           for i in range(3)]
+scores = torch.randn(3, 4).to(torch.bfloat16)
+try:
+    losses = head.loss_by_feat(scores, samples)
+    print('ok', losses['loss_cls'].dtype, float(losses['top1_acc']) >= 0)
+except TypeError as err:
+    print('TypeError', err)
+'''
+
+
+def test_defect8_head_loss_of_bf16_scores_is_real_and_patched():
+    # compat.py loaded on its own (not the seco_mm package, whose import
+    # applies every fix): only the drn placeholder, so mmaction imports
+    bare = _python(
+        'import importlib.util\n'
+        f'spec = importlib.util.spec_from_file_location("c", {compat.__file__!r})\n'
+        'c = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(c)\nc.patch_missing_drn()\n' +
+        _BF16_HEAD_LOSS)
+    assert bare.returncode == 0, bare.stderr
+    assert 'TypeError' in bare.stdout and 'BFloat16' in bare.stdout
+    fixed = _python('import seco_mm\n' + _BF16_HEAD_LOSS)
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.split() == ['ok', 'torch.float32', 'True']
+    assert compat.patch_head_loss_bf16() is False  # installed once
