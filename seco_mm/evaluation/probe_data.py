@@ -16,6 +16,7 @@ What this module adds is what a long evaluation run needs and mmaction2's
 - :func:`list_overlap` finds videos listed in both train and val.
 """
 import os.path as osp
+import re
 from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -73,16 +74,18 @@ class CheckCropFits(BaseTransform):
                 f'resize={self.resize})')
 
 
+_DECORD_PREFIX = re.compile(r'^\[[\d:]+\] \S+:\d+: ')
+
+
 def _one_line(err: BaseException, limit: int = 300) -> str:
-    """A decoder message on one line, without decord's log prefixes."""
+    """A decoder message on one line, without decord's log prefix
+    (``[07:06:43] /src/video/video_reader.cc:270: ``) and without the
+    ``[BytesIO]`` it prints instead of the file name."""
     if isinstance(err, VideoReadError):
         return err.reason
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    text = lines[0] if lines else ''
-    # decord: "[07:06:43] /src/video/video_reader.cc:270: [BytesIO] Failed..."
-    if '] ' in text and text.startswith('['):
-        text = text.rsplit(': ', 1)[-1] if ': ' in text else text
-    text = text.replace('[BytesIO] ', '')
+    text = _DECORD_PREFIX.sub('', lines[0] if lines else '')
+    text = text.replace('[BytesIO] ', '').replace('[BytesIO]', '')
     return f'{type(err).__name__}: {text}'[:limit]
 
 
