@@ -214,6 +214,7 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
         print_log(msg, logger='current', level=30)
 
     feats, y, bad_videos, counts = {n: {} for n in backbones}, {}, {}, {}
+    stored = set()  # dtypes of the caches actually read
     for split, list_file in (('train', train_list), ('val', val_list)):
         dataset = datasets[split]
         n = len(dataset)
@@ -253,6 +254,7 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
                              bad=len(bad_videos[split]))
         for name, c in caches.items():
             feats[name][split] = pool_cache(c, pooling, rows=rows)[1]
+            stored.add(c.dtype.name)
 
     results, dims, solver = {}, set(), None
     for name, (_, info) in backbones.items():
@@ -283,7 +285,8 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
                                              videos=overlap[:20]),
                       num_classes=int(len(np.unique(y['train']))),
                       extraction=dict(settings.describe(),
-                                      cache_dtype=cache_dtype)),
+                                      cache_dtype=cache_dtype,
+                                      features_read_as=sorted(stored))),
         results=results, bad_videos=bad_videos)
     out_json = out_json or osp.join(work_dir, 'linear_probe.json')
     dump(report, out_json, file_format='json', indent=2)

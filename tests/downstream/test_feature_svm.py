@@ -155,6 +155,8 @@ def test_run_probe_writes_json_and_caches(fake_seco_ckpt, tiny_videos,
     mean32 = run_probe(backbones, train_list, val_list, root, str(tmp_path),
                        **kw32)
     assert {f: os.stat(f).st_mtime_ns for f in cached32} == mtimes32
+    assert mean32['protocol']['extraction']['features_read_as'] == [
+        'float32']
     # float16 storage does not change the paper-protocol result here
     assert mean32['results']['seco']['top1'] == r['top1']
     with pytest.raises(ValueError, match='pooling'):
