@@ -21,13 +21,26 @@ __all__ = ['STANDARDIZE', 'choose_dual', 'standardize_features',
 STANDARDIZE = ('none', 'zscore', 'l2')
 
 
-def choose_dual(n_samples: int, n_features: int) -> Tuple[bool, str]:
-    """(dual?, reason): dual when n_samples < n_features, else primal."""
-    if n_samples < n_features:
-        return True, (f'dual coordinate descent: {n_samples} samples < '
-                      f'{n_features} features')
-    return False, (f'primal Newton: {n_samples} samples >= {n_features} '
-                   'features')
+def choose_dual(n_samples: int, n_features: int,
+                centred: bool = True) -> Tuple[bool, str]:
+    """(dual?, reason): dual when n_samples < n_features and the features
+    are centred (z-scored), else primal.
+
+    Shape alone is not enough: on the demo's raw (uncentred, non-negative)
+    frame-mean features, 306 x 512, the dual did not converge in 5000
+    passes (95 s) while the primal converged in 20 Newton steps (1.7 s); on
+    the z-scored 306 x 1024 'mean+diff' features the dual took 8.7 s and the
+    primal 591 s (docs/linear_probe.md).
+    """
+    if n_samples >= n_features:
+        return False, (f'primal Newton: {n_samples} samples >= {n_features} '
+                       'features')
+    if not centred:
+        return False, (f'primal Newton: {n_samples} samples < {n_features} '
+                       'features, but the features are not centred (the dual '
+                       'converges slowly on them)')
+    return True, (f'dual coordinate descent: {n_samples} samples < '
+                  f'{n_features} features, z-scored')
 
 
 def standardize_features(train_x: np.ndarray, val_x: np.ndarray,
@@ -82,6 +95,26 @@ def svm_objective(svm, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def _fit(x, y, C, dual, max_iter):
+    """One LinearSVC fit: (model, seconds, converged)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    # random_state: the dual solver visits samples in a random order;
+    # fixed so that a probe is repeatable (the primal is deterministic)
+    svm = LinearSVC(C=C, penalty='l2', loss='squared_hinge', dual=dual,
+                    max_iter=max_iter, random_state=0)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', ConvergenceWarning)
+        svm.fit(x, y)
+    converged = not any(issubclass(w.category, ConvergenceWarning)
+                        for w in caught)
+    return svm, time.perf_counter() - start, converged
+
+
 def fit_and_evaluate(train_x: np.ndarray, train_y: np.ndarray,
                      val_x: np.ndarray, val_y: np.ndarray, C: float = 1.0,
                      standardize: str = 'none', max_iter: int = 5000,
@@ -97,31 +130,28 @@ def fit_and_evaluate(train_x: np.ndarray, train_y: np.ndarray,
         ``solver``: which liblinear solver ran, why, its iterations, whether
         it converged and the fit time in seconds.
     """
-    from sklearn.svm import LinearSVC
-
     if len(np.unique(train_y)) < 2:
         raise ValueError('the SVM needs at least 2 classes in the train set')
     tx, vx = standardize_features(np.asarray(train_x, np.float64),
                                   np.asarray(val_x, np.float64), standardize)
     if dual is None:
-        dual, reason = choose_dual(*tx.shape)
+        dual, reason = choose_dual(*tx.shape, centred=standardize == 'zscore')
+        svm, seconds, converged = _fit(tx, train_y, C, dual, max_iter)
+        if not converged:  # safety net: the other solver, kept if it does
+            other, sec2, conv2 = _fit(tx, train_y, C, not dual, max_iter)
+            seconds += sec2
+            reason += (f'; did not converge in {max_iter} iterations, '
+                       f'refitted with dual={not dual}'
+                       f'{"" if conv2 else " (neither converged)"}')
+            if conv2:
+                svm, dual, converged = other, not dual, True
     else:
         reason = f'forced dual={dual}'
-    # random_state: the dual solver visits samples in a random order;
-    # fixed so that a probe is repeatable (the primal is deterministic)
-    svm = LinearSVC(C=C, penalty='l2', loss='squared_hinge', dual=dual,
-                    max_iter=max_iter, random_state=0)
-    start = time.perf_counter()
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', ConvergenceWarning)
-        svm.fit(tx, train_y)
-    seconds = time.perf_counter() - start
-    converged = not any(issubclass(w.category, ConvergenceWarning)
-                        for w in caught)
+        svm, seconds, converged = _fit(tx, train_y, C, dual, max_iter)
     if not converged:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
         warnings.warn(f'LinearSVC did not converge in {max_iter} iterations '
                       f'({reason})', ConvergenceWarning)
     pred = svm.predict(vx)

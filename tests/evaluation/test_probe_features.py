@@ -112,4 +112,5 @@ def test_workers_and_amp_recorded_and_cached_apart(tiny_videos, tmp_path):
     assert fp32['protocol']['extraction']['amp'] == 'off'
     caches = sorted((tmp_path / 'feature_cache').iterdir())
     assert len(caches) == 4  # amp features never mix with fp32 ones
-    assert fp32['protocol']['svm_solver']['dual'] is True  # 18 < 512 dims
+    # 18 videos < 512 dims, but raw features: primal (see choose_dual)
+    assert fp32['protocol']['svm_solver']['dual'] is False

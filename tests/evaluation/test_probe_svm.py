@@ -25,6 +25,9 @@ def test_choose_dual_by_shape():
     assert choose_dual(240000, 2048)[0] is False  # Kinetics-400 train
     assert choose_dual(2048, 2048)[0] is False
     assert 'samples' in choose_dual(10, 20)[1]
+    # raw (uncentred) features: the dual converges slowly, primal instead
+    dual, reason = choose_dual(306, 512, centred=False)
+    assert dual is False and 'not centred' in reason
 
 
 @pytest.mark.parametrize('n,dim', [(90, 256), (400, 48)])
@@ -62,14 +65,33 @@ def test_svm_objective_is_what_liblinear_minimises():
 def test_fit_and_evaluate_records_the_solver():
     x, y = relu_features(90, 200, 3, seed=1)
     xv, yv = relu_features(30, 200, 3, seed=2)
-    r = fit_and_evaluate(x, y, xv, yv)
+    r = fit_and_evaluate(x, y, xv, yv, standardize='zscore')
     assert r['solver']['dual'] is True and r['solver']['converged']
     assert '90 samples < 200 features' in r['solver']['reason']
-    tall = fit_and_evaluate(x[:, :50], y, xv[:, :50], yv)
+    raw = fit_and_evaluate(x, y, xv, yv)  # paper protocol: no scaling
+    assert raw['solver']['dual'] is False
+    assert 'not centred' in raw['solver']['reason']
+    tall = fit_and_evaluate(x[:, :50], y, xv[:, :50], yv,
+                            standardize='zscore')
     assert tall['solver']['dual'] is False
-    forced = fit_and_evaluate(x, y, xv, yv, dual=False)
-    assert forced['solver']['reason'] == 'forced dual=False'
-    assert abs(forced['top1'] - r['top1']) <= 1 / 30
+    forced = fit_and_evaluate(x, y, xv, yv, dual=True, standardize='zscore')
+    assert forced['solver']['reason'] == 'forced dual=True'
+    assert forced['top1'] == r['top1']
+
+
+def test_solver_that_does_not_converge_falls_back():
+    """The dual stopped after 2 passes: the primal is fitted and kept."""
+    x, y = relu_features(60, 300, 3, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        r = fit_and_evaluate(x, y, x, y, standardize='zscore', max_iter=2)
+    s = r['solver']
+    assert 'did not converge in 2 iterations, refitted with dual=False' in \
+        s['reason']
+    if s['converged']:  # primal Newton within 2 steps
+        assert s['dual'] is False
+    else:
+        assert 'neither converged' in s['reason']
 
 
 def test_dual_result_is_repeatable():
@@ -80,7 +102,7 @@ def test_dual_result_is_repeatable():
     runs = []
     for seed in (1, 2):
         np.random.seed(seed)
-        runs.append(fit_and_evaluate(x, y, xv, yv, max_iter=3))
+        runs.append(fit_and_evaluate(x, y, xv, yv, max_iter=3, dual=True))
     assert runs[0]['solver']['dual']
     assert runs[0]['top1'] == runs[1]['top1']
     assert runs[0]['mean_class_acc'] == runs[1]['mean_class_acc']
@@ -90,7 +112,7 @@ def test_non_convergence_is_recorded():
     x, y = relu_features(300, 400, 9, seed=3)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        r = fit_and_evaluate(x, y, x, y, max_iter=1)
+        r = fit_and_evaluate(x, y, x, y, max_iter=1, dual=True)
     assert r['solver']['converged'] is False and r['solver']['n_iter'] == 1
 
 
