@@ -15,17 +15,25 @@ in how the target moves, which a frame average cannot show).
 ``--random-init`` probes a randomly initialised ResNet (``--depth``,
 ``--seed``) instead of a checkpoint. ``--compare-random`` exports the SeCo backbone, then probes it and
 random-init baselines (``--seeds``) side by side and writes one JSON.
-Features are cached as .npy in the work dir; results go to
+Per-frame features stream into ``WORK_DIR/feature_cache/`` batch by batch
+(float16 for ``--pooling mean``, float32 for ``mean+diff``; ``--cache-dtype``),
+so a killed run continues where it stopped when run again. Unreadable videos
+(not a video, no video stream, frames smaller than the crop...) are named,
+skipped and listed in the JSON; ``--on-bad-video stop`` stops at the first.
+``--device cuda --amp --channels-last --num-workers 8 --videos-per-batch 16``
+is the fast path on a GPU (fp16 autocast; bf16 on CPU). The SVM solver is
+picked by shape (``--svm-solver``). Results go to
 ``WORK_DIR/linear_probe.json`` (``linear_probe_compare.json`` with
-``--compare-random``) unless ``--out`` is given.
+``--compare-random``) unless ``--out`` is given. See docs/linear_probe.md.
 """
 import argparse
 import json
 import sys
 
 import seco_mm  # noqa: F401  (compat fixes before mmaction.models)
-from seco_mm.evaluation.feature_svm import (POOLINGS, STANDARDIZE,
-                                            build_probe_backbone,
+from seco_mm.datasets.transforms.video_reader import VideoReadError
+from seco_mm.evaluation.feature_svm import (CACHE_DTYPES, POOLINGS,
+                                            STANDARDIZE, build_probe_backbone,
                                             compare_with_random, run_probe,
                                             summary_table)
 from seco_mm.models.utils.export import SeCoCheckpointError
@@ -71,6 +79,24 @@ def parse_args(argv=None):
     p.add_argument('--videos-per-batch', type=int, default=4)
     p.add_argument('--num-workers', type=int, default=0,
                    help='DataLoader workers decoding videos')
+    p.add_argument('--device', default='cpu',
+                   help="device of the backbone forward: 'cpu', 'cuda', "
+                   "'cuda:1'")
+    p.add_argument('--amp', action='store_true',
+                   help='autocast the backbone: bf16 on CPU, fp16 on CUDA')
+    p.add_argument('--channels-last', action='store_true',
+                   help='run the backbone in channels-last memory format')
+    p.add_argument('--on-bad-video', choices=['skip', 'stop'],
+                   default='skip',
+                   help='an unreadable video is skipped and listed in the '
+                   'JSON, or stops the run naming the file')
+    p.add_argument('--cache-dtype', choices=CACHE_DTYPES, default='auto',
+                   help='per-frame feature cache: auto = float16 for '
+                   "--pooling mean, float32 for 'mean+diff'")
+    p.add_argument('--svm-solver', choices=['auto', 'dual', 'primal'],
+                   default='auto',
+                   help='liblinear solver; auto: dual when train videos < '
+                   'feature dims, else primal')
     p.add_argument('--out', help='result JSON path')
     args = p.parse_args(argv)
     if args.random_init == bool(args.checkpoint):
@@ -88,7 +114,10 @@ def main(argv=None) -> int:
         num_frames=args.num_frames, crop_size=args.crop_size,
         resize=args.resize, C=args.C, standardize=args.standardize,
         pooling=args.pooling, videos_per_batch=args.videos_per_batch,
-        num_workers=args.num_workers, out_json=args.out)
+        num_workers=args.num_workers, out_json=args.out,
+        device=args.device, amp=args.amp, channels_last=args.channels_last,
+        on_bad_video=args.on_bad_video, cache_dtype=args.cache_dtype,
+        svm_dual=dict(auto=None, dual=True, primal=False)[args.svm_solver])
     data = (args.train_list, args.val_list, args.data_prefix, args.work_dir)
     try:
         if args.compare_random:
@@ -100,7 +129,8 @@ def main(argv=None) -> int:
                 args.checkpoint, depth=args.depth, seed=args.seed,
                 key_encoder=args.key_encoder)
             report = run_probe({name: backbone}, *data, **probe_kwargs)
-    except (SeCoCheckpointError, FileNotFoundError, ValueError) as err:
+    except (SeCoCheckpointError, FileNotFoundError, ValueError,
+            VideoReadError) as err:
         print(f'linear_probe: error: {err}', file=sys.stderr)
         return 2
     print(json.dumps(report['protocol'], indent=1, default=str))

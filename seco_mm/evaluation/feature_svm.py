@@ -1,46 +1,54 @@
 """The paper's linear protocol: frozen frame features + a linear SVM.
 
-SeCo (AAAI 2021, Sec. 4.2; DESIGN.md section 4) evaluates a frozen backbone
-on Kinetics-400 like this: per video, ``num_frames`` (30) uniformly spaced
-frames, centre crop (224), the globally average-pooled last-stage feature of
-each frame (2048-d for R50, 512-d for R18), averaged over the frames; then an
-L2-regularised L2-loss (squared hinge) linear SVM with C = 1 (liblinear,
-primal, one-vs-rest) is trained on the train list and scored on the val list.
-That is ``pooling='mean'``; ``pooling='mean+diff'`` (see :func:`temporal_pool`)
-is a second, motion-aware descriptor for data whose classes differ in motion.
+SeCo (AAAI 2021, Sec. 4.2; see docs/linear_probe.md) evaluates a frozen
+backbone on Kinetics-400 like this: per video, ``num_frames`` (30) uniformly
+spaced frames, centre crop (224), the globally average-pooled last-stage
+feature of each frame (2048-d for R50, 512-d for R18), averaged over the
+frames; then an L2-regularised L2-loss (squared hinge) linear SVM with C = 1
+(liblinear, one-vs-rest) is trained on the train list and scored on the val
+list. That is ``pooling='mean'``; ``pooling='mean+diff'`` (see
+:func:`temporal_pool`) is a second, motion-aware descriptor for data whose
+classes differ in motion.
 
-Frames are read with mmaction2's own pipeline (``VideoDataset``,
-``DecordInit`` / ``SampleFrames(test_mode=True)`` / ``DecordDecode``: only the
-needed frames are decoded), normalised with ImageNet mean/std in RGB 0-255
-(mmaction2's ``ActionDataPreprocessor`` values). Decoding happens once per
-video for any number of backbones (e.g. SeCo and random-init baselines).
+This module ties the pieces together (one job each):
+``probe_data`` (videos -> samples or named failures), ``probe_features``
+(batched extraction streamed to a resumable on-disk cache, pooling),
+``probe_svm`` (solver choice, scaling, metrics). :func:`run_probe` probes
+backbones and writes the protocol JSON; :func:`compare_with_random` adds
+random-init baselines.
 """
 import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+import warnings
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from .probe_data import BadVideo, build_probe_dataset, list_overlap
+from .probe_features import (DONE, MEAN, POOLING_TEXT, POOLINGS, STD,
+                             ExtractionSettings, FeatureCache,
+                             extract_features, extract_to_caches, pool_cache,
+                             temporal_pool)
+from .probe_svm import (STANDARDIZE, choose_dual, fit_and_evaluate,
+                        mean_class_accuracy)
+
 __all__ = [
-    'MEAN', 'STD', 'build_probe_backbone', 'build_probe_dataset',
+    'MEAN', 'STD', 'POOLINGS', 'STANDARDIZE', 'CACHE_DTYPES',
+    'TrainValOverlapWarning', 'build_probe_backbone', 'build_probe_dataset',
     'extract_features', 'temporal_pool', 'mean_class_accuracy',
     'fit_and_evaluate', 'probe_protocol', 'run_probe', 'summary_table',
-    'compare_with_random'
+    'compare_with_random', 'BadVideo'
 ]
 
-MEAN = (123.675, 116.28, 103.53)
-STD = (58.395, 57.12, 57.375)
-STANDARDIZE = ('none', 'zscore', 'l2')
-_POOLING_TEXT = {  # pooling -> how the protocol JSON describes it
-    'mean': 'averaged over frames',
-    'mean+diff': 'averaged over frames, concatenated with the mean absolute '
-                 'difference of consecutive sampled frames (2x the dim)',
-}
-POOLINGS = tuple(_POOLING_TEXT)
+CACHE_DTYPES = ('auto', 'float16', 'float32')
+
+
+class TrainValOverlapWarning(UserWarning):
+    """The same video is in the train and the val list of the probe."""
 
 
 def build_probe_backbone(checkpoint: Optional[str] = None,
@@ -94,176 +102,6 @@ def build_probe_backbone(checkpoint: Optional[str] = None,
     return backbone, info
 
 
-def _check_list(list_file: str, data_prefix: str) -> None:
-    """Fail early, naming file and line, on a bad mmaction2 video list."""
-    if not osp.isfile(list_file):
-        raise FileNotFoundError(f'annotation list {list_file} does not exist')
-    with open(list_file) as f:
-        for num, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
-                raise ValueError(f'{list_file}:{num}: expected '
-                                 f'"<relative/path.mp4> <int label>", got '
-                                 f'{line.strip()!r}')
-            if not osp.isfile(osp.join(data_prefix, parts[0])):
-                raise FileNotFoundError(
-                    f'{list_file}:{num}: video {parts[0]!r} not found under '
-                    f'{data_prefix}')
-
-
-def build_probe_dataset(list_file: str, data_prefix: str, num_frames: int,
-                        crop_size: int, resize: Optional[int] = None):
-    """mmaction2 ``VideoDataset`` giving (num_frames, 3, crop, crop) uint8.
-
-    Frames: ``SampleFrames(clip_len=1, num_clips=num_frames, test_mode=True)``
-    (the centres of ``num_frames`` equal segments), optional short-side
-    ``Resize(-1, resize)``, ``CenterCrop(crop_size)``.
-    """
-    from mmaction.datasets import VideoDataset
-    from mmengine.registry import DefaultScope
-
-    _check_list(list_file, data_prefix)
-    pipeline = [
-        dict(type='DecordInit', io_backend='disk'),
-        dict(type='SampleFrames', clip_len=1, frame_interval=1,
-             num_clips=num_frames, test_mode=True),
-        dict(type='DecordDecode'),
-    ]
-    if resize:
-        pipeline.append(dict(type='Resize', scale=(-1, resize)))
-    pipeline += [
-        dict(type='CenterCrop', crop_size=crop_size),
-        dict(type='FormatShape', input_format='NCHW'),
-        dict(type='PackActionInputs'),
-    ]
-    with DefaultScope.overwrite_default_scope('mmaction'):
-        return VideoDataset(ann_file=list_file,
-                            data_prefix=dict(video=data_prefix),
-                            pipeline=pipeline, test_mode=True)
-
-
-def _collate(batch: List[dict]) -> Tuple[torch.Tensor, np.ndarray]:
-    inputs = torch.stack([b['inputs'] for b in batch])  # (B, T, 3, S, S)
-    labels = np.array([int(b['data_samples'].gt_label) for b in batch])
-    return inputs, labels
-
-
-@torch.no_grad()
-def _video_features(backbone: nn.Module, frames: torch.Tensor) -> torch.Tensor:
-    """frames: (B, T, 3, S, S) float normalised -> (B, T, C) pooled."""
-    b, t = frames.shape[:2]
-    out = backbone(frames.flatten(0, 1))
-    if isinstance(out, (tuple, list)):
-        out = out[-1]
-    pooled = out.mean(dim=(2, 3))  # (B*T, C): global average pool
-    return pooled.view(b, t, -1)
-
-
-def temporal_pool(frame_feats: np.ndarray,
-                  pooling: str = 'mean') -> np.ndarray:
-    """Per-video descriptor from per-frame features.
-
-    Args:
-        frame_feats: (N, T, C) pooled features of T uniformly spaced frames.
-        pooling: ``'mean'``: (N, C), the frame average (the paper's linear
-            protocol); ``'mean+diff'``: (N, 2C), the frame average next to
-            the mean absolute change between consecutive sampled frames,
-            ``mean_t |f[t+1] - f[t]|``, so a linear classifier can also see
-            how much, and in which feature channels, a video changes in time.
-    """
-    if frame_feats.ndim != 3:
-        raise ValueError(f'expected (N, T, C) frame features, got shape '
-                         f'{frame_feats.shape}')
-    if pooling == 'mean':
-        return frame_feats.mean(axis=1)
-    if pooling == 'mean+diff':
-        if frame_feats.shape[1] < 2:
-            raise ValueError("pooling 'mean+diff' needs at least 2 frames "
-                             'per video')
-        change = np.abs(np.diff(frame_feats, axis=1)).mean(axis=1)
-        return np.concatenate([frame_feats.mean(axis=1), change], axis=1)
-    raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
-
-
-def extract_features(backbones: Dict[str, nn.Module], dataset,
-                     videos_per_batch: int = 4, num_workers: int = 0
-                     ) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
-    """Pooled features of every frame of every video, for every backbone.
-
-    Returns:
-        tuple: ({name: (N, T, C) float32}, labels (N,) int64).
-    """
-    from mmengine.utils import ProgressBar
-
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=videos_per_batch, shuffle=False,
-        num_workers=num_workers, collate_fn=_collate)
-    mean = torch.tensor(MEAN).view(1, 1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 1, 3, 1, 1)
-    feats = {name: [] for name in backbones}
-    labels = []
-    for m in backbones.values():
-        m.eval()
-    bar = ProgressBar(len(dataset))
-    for inputs, label in loader:
-        frames = (inputs.float() - mean) / std
-        for name, m in backbones.items():
-            feats[name].append(_video_features(m, frames).numpy())
-        labels.append(label)
-        for _ in range(len(label)):
-            bar.update()
-    print()
-    return ({k: np.concatenate(v).astype(np.float32) for k, v in feats.items()},
-            np.concatenate(labels).astype(np.int64))
-
-
-def mean_class_accuracy(pred: np.ndarray, label: np.ndarray) -> float:
-    """Mean over the classes present in ``label`` of per-class recall."""
-    classes = np.unique(label)
-    return float(np.mean([(pred[label == c] == c).mean() for c in classes]))
-
-
-def _standardize(train_x, val_x, mode):
-    if mode == 'none':
-        return train_x, val_x
-    if mode == 'zscore':  # statistics of the train set only
-        mu, sd = train_x.mean(0), train_x.std(0) + 1e-8
-        return (train_x - mu) / sd, (val_x - mu) / sd
-    if mode == 'l2':
-        def norm(x):
-            return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
-        return norm(train_x), norm(val_x)
-    raise ValueError(f'standardize must be one of {STANDARDIZE}, got {mode!r}')
-
-
-def fit_and_evaluate(train_x: np.ndarray, train_y: np.ndarray,
-                     val_x: np.ndarray, val_y: np.ndarray, C: float = 1.0,
-                     standardize: str = 'none', max_iter: int = 5000) -> dict:
-    """Train a liblinear L2-reg. L2-loss SVM (primal, OvR); score val.
-
-    Args:
-        train_x: (N, D) features; train_y: (N,) labels; same for val.
-
-    Returns:
-        dict: ``top1``, ``mean_class_acc`` (both in [0, 1]), ``train_top1``.
-    """
-    from sklearn.svm import LinearSVC
-
-    if len(np.unique(train_y)) < 2:
-        raise ValueError('the SVM needs at least 2 classes in the train set')
-    tx, vx = _standardize(np.asarray(train_x, np.float64),
-                          np.asarray(val_x, np.float64), standardize)
-    svm = LinearSVC(C=C, penalty='l2', loss='squared_hinge', dual=False,
-                    max_iter=max_iter)
-    svm.fit(tx, train_y)
-    pred = svm.predict(vx)
-    return dict(top1=float((pred == val_y).mean()),
-                mean_class_acc=mean_class_accuracy(pred, val_y),
-                train_top1=float((svm.predict(tx) == train_y).mean()))
-
-
 def probe_protocol(num_frames, crop_size, resize, feature_dim, C,
                    standardize, pooling='mean') -> dict:
     """The exact protocol, as written into the result JSON."""
@@ -274,11 +112,12 @@ def probe_protocol(num_frames, crop_size, resize, feature_dim, C,
         resize_short_side=resize, crop=f'centre {crop_size}x{crop_size}',
         normalisation=dict(mean=MEAN, std=STD, space='RGB 0-255'),
         feature=f'global average pool of the last ResNet stage, backbone in '
-                f'eval mode, {_POOLING_TEXT[pooling]}',
+                f'eval mode, {POOLING_TEXT[pooling]}',
         pooling=pooling,
         feature_dim=feature_dim,
         classifier='sklearn LinearSVC (liblinear): L2-regularised, L2-loss '
-                   '(squared hinge), primal (dual=False), one-vs-rest',
+                   '(squared hinge), one-vs-rest; dual solver when samples '
+                   '< features, else primal (see svm_solver)',
         C=C, standardisation=standardize)
 
 
@@ -292,78 +131,166 @@ def _fingerprint(*parts) -> str:
     return h.hexdigest()[:10]
 
 
+def _open_cache(work_dir: str, stem: str, n: int, t: int, dtype: str,
+                meta: dict) -> FeatureCache:
+    """The cache ``work_dir/feature_cache/<stem>_<dtype>``. A float16 request
+    with no complete float16 cache is served by a complete float32 cache of
+    the same protocol (never the other way round)."""
+    root = osp.join(work_dir, 'feature_cache')
+    exact = FeatureCache(osp.join(root, f'{stem}_{dtype}'), n, t, dtype, meta)
+    if dtype == 'float16' and not exact.complete:
+        wider = osp.join(root, f'{stem}_float32')
+        if osp.isdir(wider):
+            cache = FeatureCache(wider, n, t, 'float32', meta)
+            if cache.complete:
+                return cache
+    return exact
+
+
+def _bad_summary(split: str, bad: Sequence[dict], total: int) -> str:
+    head = '; '.join(f'{b["path"]}: {b["reason"]}' for b in bad[:3])
+    more = f' (+{len(bad) - 3} more)' if len(bad) > 3 else ''
+    return (f'{split}: {len(bad)} of {total} videos could not be read and '
+            f'were skipped: {head}{more}')
+
+
 def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
               train_list: str, val_list: str, data_prefix: str, work_dir: str,
               num_frames: int = 30, crop_size: int = 224,
               resize: Optional[int] = None, C: float = 1.0,
               standardize: str = 'none', pooling: str = 'mean',
               videos_per_batch: int = 4, num_workers: int = 0,
-              out_json: Optional[str] = None) -> dict:
-    """Probe one or more backbones; cache features as .npy; write JSON.
+              out_json: Optional[str] = None, device: str = 'cpu',
+              amp: bool = False, channels_last: bool = False,
+              on_bad_video: str = 'skip', cache_dtype: str = 'auto',
+              svm_dual: Optional[bool] = None) -> dict:
+    """Probe one or more backbones; features cached on disk; write JSON.
 
-    Per-frame features (N, T, C) are cached, so probing the same backbones
-    with another ``pooling`` (see :func:`temporal_pool`) decodes nothing.
+    Per-frame features (N, T, C) are cached per backbone and split in
+    ``work_dir/feature_cache/`` (:class:`FeatureCache`), filled batch by
+    batch, so a killed run resumes and probing the same backbones with
+    another ``pooling`` decodes nothing. ``cache_dtype='auto'`` stores
+    float16 for ``pooling='mean'`` (the frame average is computed in float32
+    from values rounded to 11 significant bits: relative error <= 2^-11,
+    far below the SVM's sensitivity) and float32 for ``'mean+diff'``
+    (differences of close frames would lose most of their bits in float16).
+
+    Videos that cannot be read are skipped and listed (``on_bad_video=
+    'skip'``) or stop the run naming the file (``'stop'``); a video listed
+    in both splits raises :class:`TrainValOverlapWarning`.
 
     Args:
         backbones: ``{name: (module, info)}`` from :func:`build_probe_backbone`.
+        device / amp / channels_last / videos_per_batch / num_workers: see
+            :class:`ExtractionSettings`.
+        svm_dual: None picks the liblinear solver by shape.
 
     Returns:
-        dict: ``{'protocol': ..., 'results': {name: metrics + backbone}}``.
+        dict: ``{'protocol': ..., 'results': {name: metrics + backbone},
+        'bad_videos': {split: [...]}, 'json': path}``.
     """
+    from mmengine import dump
+    from mmengine.logging import print_log
+
     if pooling not in POOLINGS:
         raise ValueError(f'pooling must be one of {POOLINGS}, got '
                          f'{pooling!r}')
+    if cache_dtype not in CACHE_DTYPES:
+        raise ValueError(f'cache_dtype must be one of {CACHE_DTYPES}, got '
+                         f'{cache_dtype!r}')
+    if cache_dtype == 'auto':
+        cache_dtype = 'float16' if pooling == 'mean' else 'float32'
+    settings = ExtractionSettings(device, amp, channels_last,
+                                  videos_per_batch, num_workers, on_bad_video)
     os.makedirs(work_dir, exist_ok=True)
     data_cfg = (data_prefix, num_frames, crop_size, resize)
-    feats, y = {name: {} for name in backbones}, {}
+    datasets = {split: build_probe_dataset(lst, data_prefix, num_frames,
+                                           crop_size, resize)
+                for split, lst in (('train', train_list), ('val', val_list))}
+    overlap = list_overlap(datasets['train'], datasets['val'])
+    if overlap:
+        msg = (f'{len(overlap)} video(s) are in both {train_list} and '
+               f'{val_list} (e.g. {overlap[0]}): val accuracy is inflated')
+        warnings.warn(msg, TrainValOverlapWarning)
+        print_log(msg, logger='current', level=30)
+
+    feats, y, bad_videos, counts = {n: {} for n in backbones}, {}, {}, {}
+    stored = set()  # dtypes of the caches actually read
     for split, list_file in (('train', train_list), ('val', val_list)):
-        dataset = build_probe_dataset(list_file, data_prefix, num_frames,
-                                      crop_size, resize)
-        y[split] = np.array([dataset.get_data_info(i)['label']
-                             for i in range(len(dataset))], dtype=np.int64)
-        paths, todo = {}, {}
+        dataset = datasets[split]
+        n = len(dataset)
+        labels = dataset.labels()
+        caches = {}
         for name, (module, info) in backbones.items():
             key = _fingerprint(info.get('source'),
                                json.dumps(info, sort_keys=True, default=str),
-                               list_file, *data_cfg)
-            paths[name] = osp.join(work_dir,
-                                   f'frame_feats_{name}_{split}_{key}.npy')
-            if not osp.isfile(paths[name]):
-                todo[name] = module
+                               list_file, *data_cfg, settings.numerics())
+            caches[name] = _open_cache(
+                work_dir, f'{name}_{split}_{key}', n, num_frames, cache_dtype,
+                dict(backbone=name, split=split, list=osp.abspath(list_file),
+                     protocol=data_cfg, **settings.numerics()))
+        todo = {name: len(c.todo) for name, c in caches.items() if len(c.todo)}
         if todo:
-            print(f'[linear probe] {split}: {len(dataset)} videos x '
-                  f'{num_frames} frames through {sorted(todo)}')
-            got, labels = extract_features(todo, dataset, videos_per_batch,
-                                           num_workers)
-            assert np.array_equal(labels, y[split])
-            for name in todo:
-                np.save(paths[name], got[name])
+            print(f'[linear probe] {split}: {n} videos x {num_frames} frames; '
+                  f'to extract {todo}')
+            extract_to_caches({k: backbones[k][0] for k in todo},
+                              {k: caches[k] for k in todo}, dataset, settings)
         else:
             print(f'[linear probe] {split}: cached features in {work_dir}')
-        for name in backbones:
-            feats[name][split] = np.load(paths[name])
+        ok = np.logical_and.reduce([c.state == DONE for c in caches.values()])
+        bad = {}
+        for c in caches.values():
+            bad.update({b['index']: b for b in c.bad})
+        bad_videos[split] = [bad[i] for i in sorted(bad)]
+        if bad_videos[split]:
+            print_log(_bad_summary(split, bad_videos[split], n),
+                      logger='current', level=30)
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            raise ValueError(
+                f'{split} ({list_file}): none of the {n} videos could be '
+                f'read; ' + _bad_summary(split, bad_videos[split], n))
+        y[split] = labels[rows]
+        counts[split] = dict(listed=n, scored=int(len(rows)),
+                             bad=len(bad_videos[split]))
+        for name, c in caches.items():
+            feats[name][split] = pool_cache(c, pooling, rows=rows)[1]
+            stored.add(c.dtype.name)
 
-    results, dims = {}, set()
+    results, dims, solver = {}, set(), None
     for name, (_, info) in backbones.items():
-        f = {k: temporal_pool(v, pooling) for k, v in feats[name].items()}
+        f = feats[name]
         dims.add(f['train'].shape[1])
         metrics = fit_and_evaluate(f['train'], y['train'], f['val'], y['val'],
-                                   C=C, standardize=standardize)
+                                   C=C, standardize=standardize,
+                                   dual=svm_dual)
+        solver = solver or metrics['solver']
         results[name] = dict(metrics, backbone=info)
+    dual, reason = ((solver['dual'], solver['reason']) if solver else
+                    choose_dual(len(y['train']), dims.copy().pop()))
     report = dict(
         protocol=dict(probe_protocol(num_frames, crop_size, resize,
                                      dims.pop() if len(dims) == 1 else
                                      sorted(dims), C, standardize, pooling),
+                      svm_solver=dict(dual=dual, reason=reason),
                       train_list=osp.abspath(train_list),
                       val_list=osp.abspath(val_list),
                       data_prefix=osp.abspath(data_prefix),
-                      num_train=int(len(y['train'])),
-                      num_val=int(len(y['val'])),
-                      num_classes=int(len(np.unique(y['train'])))),
-        results=results)
+                      num_train=counts['train']['scored'],
+                      num_val=counts['val']['scored'],
+                      num_train_listed=counts['train']['listed'],
+                      num_val_listed=counts['val']['listed'],
+                      bad_videos_skipped={s: c['bad']
+                                          for s, c in counts.items()},
+                      train_val_overlap=dict(count=len(overlap),
+                                             videos=overlap[:20]),
+                      num_classes=int(len(np.unique(y['train']))),
+                      extraction=dict(settings.describe(),
+                                      cache_dtype=cache_dtype,
+                                      features_read_as=sorted(stored))),
+        results=results, bad_videos=bad_videos)
     out_json = out_json or osp.join(work_dir, 'linear_probe.json')
-    with open(out_json, 'w') as fh:
-        json.dump(report, fh, indent=2, default=str)
+    dump(report, out_json, file_format='json', indent=2)
     report['json'] = out_json
     return report
 
@@ -380,6 +307,13 @@ def summary_table(report: dict) -> str:
         rows.append(f'{"random (mean+-std)":<22} '
                     f'{100 * t["mean"]:5.2f}+-{100 * t["std"]:.2f} '
                     f'{100 * m["mean"]:8.2f}+-{100 * m["std"]:.2f}')
+    p = report.get('protocol', {})
+    skipped = p.get('bad_videos_skipped', {})
+    if any(skipped.values()):
+        rows.append(f'videos scored: train {p["num_train"]}/'
+                    f'{p["num_train_listed"]}, val {p["num_val"]}/'
+                    f'{p["num_val_listed"]} (unreadable ones skipped, listed '
+                    f'in the JSON)')
     return '\n'.join(rows)
 
 

@@ -123,29 +123,53 @@ def test_run_probe_writes_json_and_caches(fake_seco_ckpt, tiny_videos,
     assert (p['num_train'], p['num_val'], p['num_classes']) == (18, 12, 3)
     r = saved['results']['seco']
     assert 0 <= r['top1'] <= 1 and 0 <= r['mean_class_acc'] <= 1
-    cached = sorted(f for f in os.listdir(tmp_path) if f.endswith('.npy'))
-    assert len(cached) == 2
-    assert np.load(osp.join(tmp_path, cached[0])).shape == (18, 2, 512)
-    mtimes = {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns for f in cached}
+    cached = _cache_files(tmp_path)
+    assert len(cached) == 2  # train and val, float16 for 'mean' pooling
+    train_feats = np.load(next(f for f in cached if '_train_' in f))
+    assert train_feats.shape == (18, 2, 512)
+    assert train_feats.dtype == np.float16
+    mtimes = {f: os.stat(f).st_mtime_ns for f in cached}
     again = run_probe(backbones, train_list, val_list, root, str(tmp_path),
                       **kw)
-    assert {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns
-            for f in cached} == mtimes  # read from the cache
+    assert {f: os.stat(f).st_mtime_ns for f in cached} == mtimes  # cache
     assert again['results']['seco']['top1'] == r['top1']
     # another protocol is another cache entry
     run_probe(backbones, train_list, val_list, root, str(tmp_path),
               num_frames=3, crop_size=32)
-    assert len([f for f in os.listdir(tmp_path) if f.endswith('.npy')]) == 4
+    assert len(_cache_files(tmp_path)) == 4
+    # float32 features (what 'mean+diff' needs) serve every pooling
+    kw32 = dict(kw, cache_dtype='float32')
+    run_probe(backbones, train_list, val_list, root, str(tmp_path),
+              pooling='mean+diff', **kw32)
+    cached32 = sorted(set(_cache_files(tmp_path)) - set(cached))
+    cached32 = [f for f in cached32 if '_float32' in f]
+    assert len(cached32) == 2
+    mtimes32 = {f: os.stat(f).st_mtime_ns for f in cached32}
     # another pooling reuses the cached frame features: same files, new dim
     diff = run_probe(backbones, train_list, val_list, root, str(tmp_path),
                      pooling='mean+diff', **kw)
-    assert {f: os.stat(osp.join(tmp_path, f)).st_mtime_ns
-            for f in cached} == mtimes
+    assert {f: os.stat(f).st_mtime_ns for f in cached32} == mtimes32
     assert diff['protocol']['feature_dim'] == 1024
     assert diff['protocol']['pooling'] == 'mean+diff'
+    assert diff['protocol']['extraction']['cache_dtype'] == 'float32'
+    mean32 = run_probe(backbones, train_list, val_list, root, str(tmp_path),
+                       **kw32)
+    assert {f: os.stat(f).st_mtime_ns for f in cached32} == mtimes32
+    assert mean32['protocol']['extraction']['features_read_as'] == [
+        'float32']
+    # float16 storage does not change the paper-protocol result here
+    assert mean32['results']['seco']['top1'] == r['top1']
     with pytest.raises(ValueError, match='pooling'):
         run_probe(backbones, train_list, val_list, root, str(tmp_path),
                   pooling='max', **kw)
+
+
+def _cache_files(work_dir):
+    """The frame-feature files of every cache entry under work_dir."""
+    root = osp.join(work_dir, 'feature_cache')
+    return sorted(osp.join(root, d, 'frame_feats.npy')
+                  for d in os.listdir(root)
+                  if osp.isfile(osp.join(root, d, 'frame_feats.npy')))
 
 
 def test_temporal_pool_matches_numpy_loops():
@@ -185,9 +209,9 @@ def test_compare_with_random(fake_seco_ckpt, tiny_videos, tmp_path):
     assert report['seco_minus_random_top1'] == pytest.approx(
         saved['results']['seco']['top1'] - np.mean(tops))
     # different seeds give different random backbones (features differ)
-    feats = sorted(f for f in os.listdir(tmp_path)
-                   if f.startswith('frame_feats_random') and '_train_' in f)
-    a, b = (np.load(osp.join(tmp_path, f)) for f in feats)
+    feats = [f for f in _cache_files(tmp_path)
+             if '/random_seed' in f and '_train_' in f]
+    a, b = (np.load(f) for f in feats)
     assert not np.allclose(a, b)
 
 
