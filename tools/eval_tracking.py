@@ -54,6 +54,7 @@ from seco_mm.tracking.apis import (  # noqa: E402
     set_backbone_checkpoint, static_box_predictions, total_fps, train_tracker)
 from seco_mm.tracking.visualization import (  # noqa: E402
     plot_precision, plot_success)
+from seco_mm.utils.logging import quiet_console  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -325,6 +326,7 @@ def _summary(metrics):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    quiet_console()  # mmaction2's deprecated-API notices: log file only
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)

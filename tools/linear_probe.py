@@ -37,6 +37,7 @@ from seco_mm.evaluation.feature_svm import (CACHE_DTYPES, POOLINGS,
                                             compare_with_random, run_probe,
                                             summary_table)
 from seco_mm.models.utils.export import SeCoCheckpointError
+from seco_mm.utils.logging import quiet_console
 
 
 def parse_args(argv=None):
@@ -98,6 +99,8 @@ def parse_args(argv=None):
                    help='liblinear solver; auto: dual when train videos < '
                    'feature dims, else primal')
     p.add_argument('--out', help='result JSON path')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bar (batch jobs)')
     args = p.parse_args(argv)
     if args.random_init == bool(args.checkpoint):
         p.error('give exactly one of --checkpoint and --random-init')
@@ -110,6 +113,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    quiet_console()  # mmaction2's deprecated-API notices: log file only
     probe_kwargs = dict(
         num_frames=args.num_frames, crop_size=args.crop_size,
         resize=args.resize, C=args.C, standardize=args.standardize,
@@ -117,6 +121,7 @@ def main(argv=None) -> int:
         num_workers=args.num_workers, out_json=args.out,
         device=args.device, amp=args.amp, channels_last=args.channels_last,
         on_bad_video=args.on_bad_video, cache_dtype=args.cache_dtype,
+        progress=not args.no_progress,
         svm_dual=dict(auto=None, dual=True, primal=False)[args.svm_solver])
     data = (args.train_list, args.val_list, args.data_prefix, args.work_dir)
     try:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..utils.logging import quiet_mmengine
 from .probe_data import BadVideo, build_probe_dataset, list_overlap
 from .probe_features import (DONE, MEAN, POOLING_TEXT, POOLINGS, STD,
                              ExtractionSettings, FeatureCache,
@@ -94,7 +95,8 @@ def build_probe_backbone(checkpoint: Optional[str] = None,
         cfg = dict(type='ResNet', depth=depth)
         torch.manual_seed(seed)
         backbone = build_resnet(cfg)
-        backbone.init_weights()
+        with quiet_mmengine():  # one init report line per parameter
+            backbone.init_weights()
         info = dict(init=f'random (mmaction2 default init, seed {seed})',
                     seed=seed)
     info['cfg'] = dict(cfg)
@@ -117,7 +119,8 @@ def probe_protocol(num_frames, crop_size, resize, feature_dim, C,
         feature_dim=feature_dim,
         classifier='sklearn LinearSVC (liblinear): L2-regularised, L2-loss '
                    '(squared hinge), one-vs-rest; dual solver when samples '
-                   '< features, else primal (see svm_solver)',
+                   '< features and the features are z-scored, else primal '
+                   '(see svm_solver)',
         C=C, standardisation=standardize)
 
 
@@ -163,6 +166,7 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
               out_json: Optional[str] = None, device: str = 'cpu',
               amp: bool = False, channels_last: bool = False,
               on_bad_video: str = 'skip', cache_dtype: str = 'auto',
+              progress: bool = True,
               svm_dual: Optional[bool] = None) -> dict:
     """Probe one or more backbones; features cached on disk; write JSON.
 
@@ -201,7 +205,8 @@ def run_probe(backbones: Dict[str, Tuple[nn.Module, dict]],
     if cache_dtype == 'auto':
         cache_dtype = 'float16' if pooling == 'mean' else 'float32'
     settings = ExtractionSettings(device, amp, channels_last,
-                                  videos_per_batch, num_workers, on_bad_video)
+                                  videos_per_batch, num_workers, on_bad_video,
+                                  progress)
     os.makedirs(work_dir, exist_ok=True)
     data_cfg = (data_prefix, num_frames, crop_size, resize)
     datasets = {split: build_probe_dataset(lst, data_prefix, num_frames,

@@ -255,11 +255,13 @@ class ExtractionSettings:
         num_workers: DataLoader processes decoding videos.
         on_bad_video: ``'skip'`` (record and go on) or ``'stop'`` (raise
             :class:`VideoReadError` naming the file).
+        progress: draw a progress bar over videos (off for batch jobs).
     """
 
     def __init__(self, device: str = 'cpu', amp: bool = False,
                  channels_last: bool = False, videos_per_batch: int = 4,
-                 num_workers: int = 0, on_bad_video: str = 'skip'):
+                 num_workers: int = 0, on_bad_video: str = 'skip',
+                 progress: bool = True):
         if on_bad_video not in ('skip', 'stop'):
             raise ValueError(f"on_bad_video must be 'skip' or 'stop', got "
                              f'{on_bad_video!r}')
@@ -269,6 +271,7 @@ class ExtractionSettings:
         self.amp, self.channels_last = amp, channels_last
         self.videos_per_batch, self.num_workers = videos_per_batch, num_workers
         self.on_bad_video = on_bad_video
+        self.progress = progress
 
     def numerics(self) -> dict:
         """What changes the numbers (part of the cache fingerprint)."""
@@ -360,7 +363,7 @@ def extract_to_caches(backbones: Dict[str, nn.Module],
     if not todo:
         return
     _prepare(backbones, settings)
-    bar = ProgressBar(len(todo))
+    bar = ProgressBar(len(todo)) if settings.progress else None
     for idx, frames, bad in _batches(dataset, todo, settings):
         if idx:
             for name, m in backbones.items():
@@ -375,7 +378,8 @@ def extract_to_caches(backbones: Dict[str, nn.Module],
             for c in caches.values():
                 if c.state[b.index] == TODO:
                     c.mark_bad(b)
-        bar.update(len(idx) + len(bad))
+        if bar is not None:
+            bar.update(len(idx) + len(bad))
     print()
 
 
