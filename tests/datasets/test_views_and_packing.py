@@ -92,27 +92,16 @@ def _recipe_views(size):
     return views
 
 
-def _legacy_views(size):
-    """The same recipe written with the transforms' own ``prob`` gates."""
-    return [
-        dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
-        dict(type='Resize', scale=(size, size), keep_ratio=False),
-        dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
-             saturation=0.4, hue=0.1, prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2),
-        dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
-        dict(type='Flip', flip_ratio=0.5),
-    ]
-
-
 def test_random_apply_gates_draw_the_same_numbers_as_prob_gates():
     init_default_scope('mmaction')
     recipe = _recipe_views(24)
     gated = [v for v in recipe if v['type'] == 'RandomApply']
     assert [g['prob'] for g in gated] == [0.8, 0.2, 0.5]
     new = TRANSFORMS.build(dict(type='SeCoMultiView', view_pipeline=recipe))
+    # the same recipe gated by the transforms' own ``prob`` (their defaults
+    # are the recipe's values)
     old = TRANSFORMS.build(dict(type='SeCoMultiView',
-                                view_pipeline=_legacy_views(24)))
+                                view_pipeline=tiny_view_pipeline(24)))
     frames = _frames()
     for seed in range(12):  # RandomResizedCrop also draws from `random`
         random.seed(seed)
