@@ -13,13 +13,16 @@ def _build(cfg):
     Names must resolve to mmaction2's (and this plugin's) transforms
     whatever the default scope: mmcv's wrappers (``RandomApply``) build
     their ``transforms`` from mmcv's registry, where ``RandomGrayscale`` is
-    mmcv's own BGR version. Building the wrapped dicts here first avoids that.
+    mmcv's own BGR version. Building the wrapped dicts here first avoids that
+    (also for nested lists, as ``RandomChoice`` takes).
     """
+    if isinstance(cfg, (list, tuple)):
+        return [_build(c) for c in cfg]
     if not isinstance(cfg, dict):
         return cfg
     cfg = dict(cfg)
-    if isinstance(cfg.get('transforms'), (list, tuple)):
-        cfg['transforms'] = [_build(t) for t in cfg['transforms']]
+    if 'transforms' in cfg:
+        cfg['transforms'] = _build(cfg['transforms'])
     return TRANSFORMS.build(cfg)
 
 
