@@ -85,9 +85,14 @@ def main(argv=None):
     jitter = RandomColorJitter(prob=1.0)
     mv_current = SeCoMultiView(recipe_view_pipeline(args.crop))
     mv_reference = SeCoMultiView(recipe_view_pipeline(args.crop))
+    swapped = 0
     for t in mv_reference.view_pipeline.transforms:
-        if isinstance(t, RandomColorJitter):
-            t._jitter = reference_jitter  # instance attribute: (img, ops)
+        # the recipe gates the jitter with mmcv's RandomApply
+        for inner in getattr(t, 'transforms', [t]):
+            if isinstance(inner, RandomColorJitter):
+                inner._jitter = reference_jitter  # instance attr: (img, ops)
+                swapped += 1
+    assert swapped == 1, 'the recipe view pipeline has no RandomColorJitter'
 
     def jit(fn):
         def run(r):

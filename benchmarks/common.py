@@ -5,7 +5,6 @@ variants it compares *side by side in one run*: each round runs every variant
 once, in a rotated order, and ratios are taken per round (paired) before the
 median. Figures are medians with the inter-quartile range (IQR) as spread.
 """
-import json
 import os
 import os.path as osp
 import platform
@@ -15,6 +14,7 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+from mmengine.fileio import dump
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
@@ -177,8 +177,7 @@ def write_json(result: dict, path: Optional[str]) -> Optional[str]:
     result.setdefault('argv', [osp.relpath(osp.abspath(sys.argv[0]), ROOT)] +
                       sys.argv[1:])
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(result, f, indent=1, default=float)
+    dump(result, path, indent=1)  # mmengine: numpy arrays/scalars to JSON
     return path
 
 

@@ -44,6 +44,7 @@ import torch  # noqa: E402
 # seco_mm first: compat fixes before mmaction.models
 import seco_mm  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.fileio import dump  # noqa: E402
 from mmengine.runner import set_random_seed  # noqa: E402
 
 from mmaction.registry import DATASETS  # noqa: E402
@@ -132,18 +133,6 @@ def default_name(args, trained=None) -> str:
         osp.basename(args.checkpoint))[0])
     return base + (' +trained adapt' if trained else
                    (' untrained adapt' if args.eval_untrained else ''))
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    return obj
 
 
 def _pm(over, key, nd=1):
@@ -424,8 +413,7 @@ def main(argv=None) -> int:
         opencv_trackers=references,
         static_box_baseline=baseline)
     json_path = osp.join(args.work_dir, 'tracking_results.json')
-    with open(json_path, 'w') as f:
-        json.dump(_jsonable(out), f, indent=1)
+    dump(out, json_path, indent=1)  # converts numpy arrays and scalars
 
     curves = {name: metrics}
     if untrained:

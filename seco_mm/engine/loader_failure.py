@@ -1,6 +1,8 @@
 """Name the video behind a crashed or stuck data-loading worker."""
 from typing import Optional
 
+from ..datasets.utils import unwrap_dataset
+
 __all__ = ['explain_loader_failure']
 
 _LOADER_ERRORS = ('DataLoader worker', 'DataLoader timed out')
@@ -19,11 +21,9 @@ def explain_loader_failure(runner, err: BaseException) -> Optional[str]:
     if not any(key in str(err) for key in _LOADER_ERRORS):
         return None
     try:
-        dataset = runner.train_dataloader.dataset
+        dataset = unwrap_dataset(runner.train_dataloader.dataset)
     except Exception:  # the loader was never built
         return None
-    while hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
     board = getattr(dataset, 'worker_board', None)
     if board is None:
         return None

@@ -36,6 +36,11 @@ for comparing with papers that used it):
   * an empty prediction (all NaN, or w <= 0 or h <= 0) in frames 2..N whose
     gt has no NaN is replaced by the previous (already replaced) prediction;
   * frame 1's prediction is forced to the gt box.
+
+Why the project's own code: mmtracking is not installed with this stack (its
+OpenMMLab-2.0 line is a pre-release from mmcv 2.0's release-candidate time)
+and the OTB toolkit is MATLAB; the two rule sets above are small enough to
+keep here, each tested frame by frame (tests/tracking/test_sot_metrics.py).
 """
 from typing import Dict, List, Optional, Sequence
 

@@ -1,4 +1,6 @@
 """Four-view augmentation, photometric transforms and packing for the model."""
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -77,3 +79,59 @@ def test_full_pipeline_packs_four_views_and_order_bit(tiny_video_dir):
     assert out['inputs'].dtype == torch.uint8
     assert out['data_samples'].seco_order in (0, 1)
     assert int(out['data_samples'].gt_label) == 1
+
+
+def _recipe_views(size):
+    """The base config's view pipeline (RandomApply-gated colour steps)."""
+    from mmengine.config import Config
+    views = [v.to_dict() for v in Config.fromfile(
+        'configs/_base_/datasets/kinetics400_seco.py').view_pipeline]
+    for v in views:
+        if v['type'] == 'Resize':
+            v['scale'] = (size, size)
+    return views
+
+
+def test_random_apply_gates_draw_the_same_numbers_as_prob_gates():
+    init_default_scope('mmaction')
+    recipe = _recipe_views(24)
+    gated = [v for v in recipe if v['type'] == 'RandomApply']
+    assert [g['prob'] for g in gated] == [0.8, 0.2, 0.5]
+    new = TRANSFORMS.build(dict(type='SeCoMultiView', view_pipeline=recipe))
+    # the same recipe gated by the transforms' own ``prob`` (their defaults
+    # are the recipe's values)
+    old = TRANSFORMS.build(dict(type='SeCoMultiView',
+                                view_pipeline=tiny_view_pipeline(24)))
+    frames = _frames()
+    for seed in range(12):  # RandomResizedCrop also draws from `random`
+        random.seed(seed)
+        np.random.seed(seed)
+        a = new(dict(imgs=list(frames)))['imgs']
+        after_new = np.random.rand()
+        random.seed(seed)
+        np.random.seed(seed)
+        b = old(dict(imgs=list(frames)))['imgs']
+        assert np.random.rand() == after_new  # same count of draws
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y)
+
+
+def test_prob_one_draws_nothing_and_wrapped_names_stay_ours():
+    from mmengine.registry import DefaultScope
+    from seco_mm.datasets.transforms import RandomGrayscale
+    img = _frames()[0]
+    np.random.seed(3)
+    expect = np.random.rand()
+    np.random.seed(3)
+    TRANSFORMS.build(dict(type='RandomGrayscale', prob=1.0))(dict(imgs=[img]))
+    assert np.random.rand() == expect
+    # under mmcv's scope RandomApply alone would build mmcv's BGR
+    # RandomGrayscale; SeCoMultiView builds the wrapped dicts itself
+    with DefaultScope.overwrite_default_scope('mmcv'):
+        mv = TRANSFORMS.build(dict(type='SeCoMultiView', view_pipeline=[
+            dict(type='RandomApply', prob=1.0,
+                 transforms=[dict(type='RandomGrayscale', prob=1.0)])]))
+    inner = list(mv.view_pipeline.transforms[0].transforms)
+    assert len(inner) == 1 and isinstance(inner[0], RandomGrayscale)
+    views = mv(dict(imgs=_frames()))['imgs']
+    assert all(np.array_equal(v[..., 0], v[..., 2]) for v in views)

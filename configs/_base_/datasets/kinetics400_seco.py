@@ -8,10 +8,15 @@ crop_size = 224
 view_pipeline = [
     dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
-    dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
-         saturation=0.4, hue=0.1, prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2),
-    dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
+    # mmcv's RandomApply gates each colour step (MoCo v2's probabilities);
+    # prob=1.0 inside: the step itself then draws no extra random number
+    dict(type='RandomApply', prob=0.8, transforms=[
+        dict(type='RandomColorJitter', brightness=0.4, contrast=0.4,
+             saturation=0.4, hue=0.1, prob=1.0)]),
+    dict(type='RandomApply', prob=0.2,
+         transforms=[dict(type='RandomGrayscale', prob=1.0)]),
+    dict(type='RandomApply', prob=0.5, transforms=[
+        dict(type='RandomGaussianBlur', sigma_range=(0.1, 2.0), prob=1.0)]),
     dict(type='Flip', flip_ratio=0.5),
 ]
 # Storage: data_root may be a URL (http(s)://, s3://); the open and decode

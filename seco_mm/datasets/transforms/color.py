@@ -3,8 +3,16 @@
 mmaction2's ``ColorJitter`` always applies and fixes its op order at
 construction; MoCo v2 applies jitter with probability 0.8 in a fresh random
 order per call. All transforms here read and write ``results['imgs']``, a list
-of (H, W, 3) uint8 RGB frames, and draw one decision per call (the same for
-every frame in the list, as a per-view augmentation should).
+of (H, W, 3) uint8 RGB frames, and draw their random values once per call (the
+same for every frame in the list, as a per-view augmentation should).
+
+Probability gates: configs gate these transforms with mmcv's ``RandomApply``
+(``dict(type='RandomApply', prob=0.8, transforms=[dict(type=
+'RandomColorJitter', prob=1.0)])``). The ``prob`` argument stays for configs
+written before; ``prob=1.0`` applies without drawing a number, so the
+``RandomApply`` form draws exactly the numbers the ``prob=p`` form draws (one
+``np.random.rand()`` for the gate, then the transform's own) and gives the same
+output under the same seed (tests/datasets/test_views_and_packing.py).
 """
 import cv2
 import numpy as np
@@ -27,6 +35,11 @@ def _check_prob(prob):
     return prob
 
 
+def _gate(prob: float) -> bool:
+    """``RandomApply``'s draw (``rand() < prob``), skipped at ``prob=1``."""
+    return prob >= 1.0 or np.random.rand() < prob
+
+
 @TRANSFORMS.register_module()
 class RandomColorJitter(BaseTransform):
     """Brightness, contrast, saturation and hue jitter in random order.
@@ -38,7 +51,8 @@ class RandomColorJitter(BaseTransform):
             ``[max(0, 1 - x), 1 + x]``.
         hue (float): shift drawn from ``[-hue, hue]`` of a full turn,
             ``0 <= hue <= 0.5``.
-        prob (float): probability of applying the jitter. Defaults to 0.8.
+        prob (float): probability of applying the jitter. Defaults to 0.8;
+            use 1.0 inside ``RandomApply`` (module docstring).
     """
 
     def __init__(self, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1,
@@ -87,7 +101,7 @@ class RandomColorJitter(BaseTransform):
         return out.astype(np.uint8)
 
     def transform(self, results: dict) -> dict:
-        if np.random.rand() >= self.prob:
+        if not _gate(self.prob):
             return results
         ops = [('brightness', self._factor(self.brightness)),
                ('contrast', self._factor(self.contrast)),
@@ -107,14 +121,17 @@ class RandomColorJitter(BaseTransform):
 class RandomGrayscale(BaseTransform):
     """Replace RGB by its luma (replicated to 3 channels) with ``prob``.
 
-    Required keys: imgs. Modified keys: imgs.
+    mmcv's ``RandomGrayscale`` works on one BGR ``img``; this one on the
+    RGB ``imgs`` list with the luma weights of torchvision's grayscale.
+    ``prob`` as in the module docstring. Required keys: imgs. Modified keys:
+    imgs.
     """
 
     def __init__(self, prob=0.2):
         self.prob = _check_prob(prob)
 
     def transform(self, results: dict) -> dict:
-        if np.random.rand() < self.prob:
+        if _gate(self.prob):
             results['imgs'] = [
                 np.repeat(_gray(img.astype(np.float32)).round().clip(0, 255)
                           .astype(np.uint8), 3, axis=2)
@@ -130,7 +147,8 @@ class RandomGrayscale(BaseTransform):
 class RandomGaussianBlur(BaseTransform):
     """Gaussian blur with sigma drawn from ``sigma_range``, with ``prob``.
 
-    Required keys: imgs. Modified keys: imgs.
+    ``prob`` as in the module docstring. Required keys: imgs. Modified keys:
+    imgs.
     """
 
     def __init__(self, sigma_range=(0.1, 2.0), prob=0.5):
@@ -141,7 +159,7 @@ class RandomGaussianBlur(BaseTransform):
         self.prob = _check_prob(prob)
 
     def transform(self, results: dict) -> dict:
-        if np.random.rand() < self.prob:
+        if _gate(self.prob):
             sigma = np.random.uniform(*self.sigma_range)
             results['imgs'] = [
                 cv2.GaussianBlur(img, (0, 0), sigmaX=sigma)

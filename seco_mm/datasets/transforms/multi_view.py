@@ -7,6 +7,25 @@ from mmcv.transforms import BaseTransform, Compose
 __all__ = ['SeCoMultiView']
 
 
+def _build(cfg):
+    """Build a transform from mmaction's registry, wrapped ones first.
+
+    Names must resolve to mmaction2's (and this plugin's) transforms
+    whatever the default scope: mmcv's wrappers (``RandomApply``) build
+    their ``transforms`` from mmcv's registry, where ``RandomGrayscale`` is
+    mmcv's own BGR version. Building the wrapped dicts here first avoids that
+    (also for nested lists, as ``RandomChoice`` takes).
+    """
+    if isinstance(cfg, (list, tuple)):
+        return [_build(c) for c in cfg]
+    if not isinstance(cfg, dict):
+        return cfg
+    cfg = dict(cfg)
+    if 'transforms' in cfg:
+        cfg['transforms'] = _build(cfg['transforms'])
+    return TRANSFORMS.build(cfg)
+
+
 @TRANSFORMS.register_module()
 class SeCoMultiView(BaseTransform):
     """Augment frames ``[a, b, c]`` into ``[q, k_same, k_b, k_c]``.
@@ -22,15 +41,12 @@ class SeCoMultiView(BaseTransform):
     Args:
         view_pipeline (list[dict]): per-view augmentation, e.g. the MoCo v2
             recipe: RandomResizedCrop(area_range=(0.2, 1)), Resize,
-            RandomColorJitter, RandomGrayscale, RandomGaussianBlur, Flip.
+            RandomColorJitter, RandomGrayscale, RandomGaussianBlur, Flip,
+            the three colour steps gated by mmcv's ``RandomApply``.
     """
 
     def __init__(self, view_pipeline: List[dict]):
-        # build from mmaction's registry so names resolve to mmaction2's
-        # transforms whatever the default scope
-        self.view_pipeline = Compose(
-            [TRANSFORMS.build(t) if isinstance(t, dict) else t
-             for t in view_pipeline])
+        self.view_pipeline = Compose([_build(t) for t in view_pipeline])
 
     def _augment(self, frame):
         view = dict(imgs=[frame], img_shape=frame.shape[:2],

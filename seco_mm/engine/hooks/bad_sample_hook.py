@@ -7,6 +7,7 @@ from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 
 from ...datasets.seco_video_dataset import BAD_VIDEOS_KEY
+from ...datasets.utils import unwrap_dataset
 
 __all__ = ['SeCoBadSampleHook', 'BadSampleLimitError']
 
@@ -16,13 +17,6 @@ DEFAULT_MIN_SAMPLES = 1000
 
 class BadSampleLimitError(RuntimeError):
     """Too large a fraction of the training videos could not be read."""
-
-
-def _unwrap_dataset(dataset):
-    """The innermost dataset of mmengine wrappers (Repeat/ClassBalanced)."""
-    while hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
-    return dataset
 
 
 def bad_videos_in_batch(data_batch) -> Tuple[int, List[tuple]]:
@@ -92,7 +86,7 @@ class SeCoBadSampleHook(Hook):
         self.reported = set()  # paths already warned about (this rank)
 
     def before_train(self, runner) -> None:
-        dataset = _unwrap_dataset(runner.train_dataloader.dataset)
+        dataset = unwrap_dataset(runner.train_dataloader.dataset)
         if self.max_bad_fraction is None:
             self.max_bad_fraction = float(getattr(
                 dataset, 'max_bad_fraction', DEFAULT_MAX_BAD_FRACTION))
