@@ -1,4 +1,4 @@
-# SiamFC on a SeCo ResNet-50 for OTB-100, paper scale (DESIGN.md section 4):
+# SiamFC on a SeCo ResNet-50 for OTB-100, paper scale (docs/tracking.md):
 # exemplar 127 / search 255, context 0.5, total stride 8, score map upsampled
 # x16 (bicubic), 3 scales (step 1.0375, penalty 0.9745, lr 0.59), cosine
 # window 0.176; training with the balanced logistic loss (positives within

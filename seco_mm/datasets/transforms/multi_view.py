@@ -1,4 +1,4 @@
-"""SeCo's four augmented views (DESIGN.md section 1)."""
+"""SeCo's four augmented views (the paper's MoCo v2 augmentation, docs/method.md)."""
 from typing import List
 
 from mmaction.registry import TRANSFORMS
