@@ -19,3 +19,9 @@ _base_ = [
     './_base_/schedules/sgd_cosine_400e.py',
     './_base_/seco_runtime.py',
 ]
+# As the reference (broadcast_buffers=False): no buffer broadcast from rank 0
+# before each forward. The queue is identical on every rank by construction
+# and each rank's key-encoder BN statistics stay its own, as in MoCo; the
+# broadcast would also copy the 64 MiB queue every step.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                         broadcast_buffers=False)
