@@ -54,3 +54,14 @@ def test_load_from_exported_backbone_fills_both_encoders(tiny_video_dir,
     for k, v in backbone.items():
         assert torch.equal(runner.model.backbone.state_dict()[k], v), k
         assert torch.equal(key_encoder[k], v), k
+
+
+def test_lr_follows_the_real_batch(tiny_video_dir, tmp_path):
+    """auto_scale_lr (inherited from the paper config) rescales lr to the
+    real global batch when training starts: 2 samples vs a base of 32."""
+    cfg = tiny_runner_cfg(tiny_video_dir, tmp_path, max_epochs=1)
+    assert cfg.auto_scale_lr.enable and cfg.auto_scale_lr.base_batch_size == 32
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    group = runner.optim_wrapper.optimizer.param_groups[0]
+    assert group['initial_lr'] == pytest.approx(0.01 * 2 / 32)
