@@ -25,7 +25,11 @@ warmup_epochs = 1
 model = dict(
     backbone=dict(depth=18),
     neck=dict(in_channels=512, hid_channels=512, hidden_norm=True),
-    queue_len=256)
+    queue_len=256,
+    # as the paper config: one process emulates 4 devices' BN (8 samples
+    # per group at batch 32), the key views forwarded one at a time
+    split_bn_groups=4,
+    key_forward='per_view')
 
 view_pipeline = [
     dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),

@@ -8,14 +8,18 @@ model = dict(
         type='SeCoProjector',
         in_channels=2048,
         hid_channels=2048,
-        out_channels=128,
-        names=('inter', 'intra', 'order')),
+        out_channels=128),  # D: the queue and the order head follow it
     inter_head=dict(type='InterFrameHead', temperature=0.1, loss_weight=1.0),
     intra_head=dict(type='IntraFrameHead', temperature=0.1, loss_weight=1.0),
-    order_head=dict(type='OrderHead', in_channels=128, loss_weight=1.0),
+    # a head set to None (or loss_weight=0) is not built nor computed
+    order_head=dict(type='OrderHead', loss_weight=1.0),
     queue_len=131072,
-    feat_dim=128,
-    key_forward='batched',
+    # the reference shuffles and forwards the three key views one at a time
+    # (three BN batches of B); 'batched' (one 3B batch) is faster
+    key_forward='per_view',
+    # one process emulates 4 devices' BN (the paper's 4 GPUs): split BN in
+    # both encoders, keys shuffled across the groups; ignored under DDP
+    split_bn_groups=4,
     # The paper starts from MoCo v2 ImageNet weights; set a path to do so.
     moco_checkpoint=None,
     data_preprocessor=dict(

@@ -42,6 +42,7 @@ class SeCoProjector(BaseModule):
                  hidden_norm: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.out_channels = out_channels  # D: SeCo reads its feat_dim here
 
         def projector():
             hidden = [nn.Linear(in_channels, hid_channels)]

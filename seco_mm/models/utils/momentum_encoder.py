@@ -14,7 +14,7 @@ class MomentumEncoder(BaseAveragedModel):
     value; mmengine's ``ExponentialMovingAverage`` uses the opposite one).
     Buffers (BN running statistics) are *not* copied from the query encoder:
     the key encoder runs in train mode and keeps its own statistics, as the
-    reference implementation does (DESIGN.md section 4). mmengine's EMA would
+    reference implementation does (docs/method.md). mmengine's EMA would
     overwrite them, hence this subclass of its ``BaseAveragedModel`` (which
     provides the deep copy, ``requires_grad_(False)`` and the ``steps``
     buffer that is checkpointed with the model).
