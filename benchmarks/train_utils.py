@@ -37,6 +37,9 @@ def model_cfg(preset: str, queue_len: Optional[int] = None,
     if spec['overrides']:
         cfg.merge_from_dict(spec['overrides'])
     model = copy.deepcopy(cfg.model.to_dict())
+    # the bare PyTorch yardstick (seco_bare.py) has no split BN: compare
+    # equal math (split BN's own cost is a per-group BatchNorm call)
+    model['split_bn_groups'] = 1
     if queue_len is not None:
         model['queue_len'] = queue_len
     if key_forward is not None:
