@@ -173,7 +173,11 @@ def main(argv=None):
     times['pretrain'] = run('2/5 SeCo pretraining', [
         'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, '--resume',
         '--cfg-options', f'train_dataloader.dataset.ann_file={data}/train.txt',
-        f'train_dataloader.dataset.data_prefix.video={data}/videos'])
+        f'train_dataloader.dataset.data_prefix.video={data}/videos',
+        *(f'custom_hooks.1.{split}_dataset.{key}={value}'
+          for split in ('train', 'val')
+          for key, value in (('ann_file', f'{data}/{split}.txt'),
+                             ('data_prefix.video', f'{data}/videos')))])
     backbone = osp.join(work, 'seco_r18_backbone.pth')
     times['export'] = run('3/5 export backbone', [
         'tools/export_backbone.py', last_checkpoint(pre_dir), backbone])
