@@ -62,28 +62,7 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=32)
-# Online k-NN monitor (docs/monitoring.md): every 10 epochs (and before
-# training), frame-mean features of the demo clips with the probe's frames
-# (8 uniformly spaced, short side 72, centre crop 64); k-NN top-1 and
-# clip retrieval R@1/R@5 of val against train, logged as scalars.
-knn_clips = dict(
-    type='VideoDataset', data_prefix=dict(video=data_root), test_mode=True,
-    pipeline=[
-        dict(type='DecordInit', io_backend='disk'),
-        dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=8,
-             test_mode=True),
-        dict(type='DecordDecode'),
-        dict(type='Resize', scale=(-1, 72)),
-        dict(type='CenterCrop', crop_size=crop_size),
-        dict(type='FormatShape', input_format='NCHW'),
-        dict(type='PackActionInputs'),
-    ])
-custom_hooks = [
-    dict(type='SeCoMomentumHook', momentum=0.99, cosine=True),
-    dict(type='KNNMonitorHook', interval=10, k=20, temperature=0.07,
-         train_dataset=dict(knn_clips, ann_file='data/demo/train.txt'),
-         val_dataset=dict(knn_clips, ann_file='data/demo/val.txt')),
-]
+custom_hooks = [dict(type='SeCoMomentumHook', momentum=0.99, cosine=True)]
 default_hooks = dict(
     logger=dict(interval=9),  # one logged window per epoch (9 iterations)
     checkpoint=dict(interval=1, max_keep_ckpts=2))

@@ -5,7 +5,8 @@
 Steps (each a documented command of its own, run here as a subprocess so
 its progress shows as it works):
   1. demo data       tools/make_demo_data.py --out DATA --seed 0
-  2. pretraining     tools/train.py configs/seco_r18_demo.py --resume
+  2. pretraining     tools/train.py configs/seco_r18_demo_monitor.py --resume
+                     (the demo recipe + the k-NN monitor)
   3. export          tools/export_backbone.py CKPT WORK/seco_r18_backbone.pth
   4. linear probe    tools/linear_probe.py --compare-random (SeCo vs random),
                      twice on the same cached frame features: the demo's
@@ -35,7 +36,8 @@ from seco_mm.evaluation.training_curves import (SECO_LOSSES, knn_rows,
                                                 plot_training_curves)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PRETRAIN_CONFIG = 'configs/seco_r18_demo.py'
+# the demo recipe plus the online k-NN monitor
+PRETRAIN_CONFIG = 'configs/seco_r18_demo_monitor.py'
 # probe protocols, both on frozen features of 8 uniformly spaced frames:
 # title -> (--pooling, --standardize, result file)
 # The paper's protocol leads; the demo's motion-aware one is reported beside.
