@@ -288,15 +288,19 @@ class RelLossLogHook(Hook):
 
 
 @HOOKS.register_module()
-class RelSlowHook(Hook):
-    """Sleep ``seconds`` after every iteration (a run that lasts)."""
+class RelWaitHook(Hook):
+    """After the first iteration, wait until ``path`` exists (at most
+    ``timeout`` s): keeps a run alive while a test does something else."""
 
-    def __init__(self, seconds: float = 1.0):
-        self.seconds = seconds
+    def __init__(self, path: str, timeout: float = 300):
+        self.path, self.timeout = path, timeout
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        time.sleep(self.seconds)
+        deadline = time.time() + self.timeout
+        while runner.iter == 0 and not osp.exists(self.path) and \
+                time.time() < deadline:
+            time.sleep(0.2)
 
 
 # ---- configs ---------------------------------------------------------------
@@ -374,7 +378,8 @@ def train_env(**extra) -> dict:
 def start_train(cfg: str, work_dir: str, *args, env=None, **popen):
     """``tools/train.py CFG --work-dir WORK_DIR ARGS`` as a subprocess,
     stdout and stderr merged into one pipe."""
+    popen.setdefault('stdout', subprocess.PIPE)
     return subprocess.Popen(
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg,
          '--work-dir', work_dir, *args], env=env or train_env(), cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+        stderr=subprocess.STDOUT, **popen)
