@@ -16,7 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import seco_mm  # noqa: E402  (applies seco_mm.compat before mmaction.models)
 from seco_mm.compat import setup_distributed  # noqa: E402
 from seco_mm.engine.config_checks import (  # noqa: E402
-    check_batch_fits_dataset, check_train_config)
+    check_train_config, check_train_dataset)
 from seco_mm.engine.loader_failure import explain_loader_failure  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def main(argv=None):
     setup_distributed(cfg, args.launcher)
     # reject impossible values (naming the key) before anything is built
     check_train_config(cfg)
-    check_batch_fits_dataset(cfg)
+    check_train_dataset(cfg)
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()

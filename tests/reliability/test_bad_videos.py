@@ -155,6 +155,7 @@ def _full_list(folder, bad):
     return ann
 
 
+@pytest.mark.slow
 def test_training_skips_bad_videos_with_two_workers(mixed_dir, tmp_path):
     """2 epochs, 2 loading workers: every bad file warned exactly once, the
     count logged, training completes (a decoder error kills no worker)."""
@@ -181,6 +182,7 @@ def test_training_skips_bad_videos_with_two_workers(mixed_dir, tmp_path):
     assert runner.iter == 2 * 5  # 10 listed videos / batch 2
 
 
+@pytest.mark.slow
 def test_bad_fraction_limit_stops_training(mixed_dir, tmp_path):
     folder, bad = mixed_dir
     cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder, max_epochs=3,
@@ -198,12 +200,40 @@ def test_bad_fraction_limit_stops_training(mixed_dir, tmp_path):
     assert 'were unreadable videos' in _log_text(runner)
 
 
+
+@pytest.mark.slow
+def test_bad_fraction_checked_at_epoch_end_whatever_the_count(mixed_dir,
+                                                              tmp_path):
+    """3 of 7 listed videos unreadable (43 %), far fewer samples than
+    bad_check_min_samples (1000): the run stops at the end of epoch 1
+    instead of training to exit code 0."""
+    folder, bad = mixed_dir
+    ann = osp.join(folder, 'mostly_bad.txt')
+    names = [osp.basename(bad[k]) for k in ('zero_byte', 'not_a_video',
+                                            'missing')]
+    names += [f'good{i}.mp4' for i in range(4)]
+    with open(ann, 'w') as f:
+        f.write(''.join(f'{n}\n' for n in names))
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder, max_epochs=3,
+                            ann_file=ann)
+    runner = build_runner(cfg, str(tmp_path / 'work'))
+    hook = [h for h in runner.hooks
+            if type(h).__name__ == 'SeCoBadSampleHook'][0]
+    with pytest.raises(BadSampleLimitError, match=r'were unreadable videos, '
+                       r'more than max_bad_fraction=1\.00% \(checked at '
+                       r'the end of epoch 1\); stopping') as info:
+        runner.train()
+    assert hook.min_samples == 1000 and hook.num_fetched < 1000
+    assert runner.iter == 3 and runner.epoch == 0  # 7 // 2 batches, epoch 1
+    assert 'train_dataloader.dataset.max_bad_fraction' in str(info.value)
+
 def _fault_config(tmp_path, folder, fault):
     return write_tiny_config(str(tmp_path / 'cfg.py'), folder,
                              num_workers=2, max_epochs=1,
                              first_transform=fault + ',')
 
 
+@pytest.mark.slow
 def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
     """A segfaulting decoder kills its worker: the run stops with an error
     naming the dead worker and the video it was reading, instead of
@@ -223,6 +253,7 @@ def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
     assert note in info.value.__notes__  # printed under the traceback
 
 
+@pytest.mark.slow
 def test_stuck_decoder_times_out_instead_of_hanging(clip_dir, tmp_path):
     """With train_dataloader.timeout set, a worker stuck in a decoder stops
     the run with a timeout error naming the video (PyTorch's default

@@ -1,4 +1,5 @@
 """Same seed, one loading worker: identical losses, iteration by iteration."""
+import pytest
 from mmengine.hooks import Hook
 from rel_helpers import build_runner, write_tiny_config
 
@@ -29,6 +30,7 @@ def _losses(clip_dir, tmp_path, name, seed):
     return recorder.losses
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses(clip_dir, tmp_path):
     first = _losses(clip_dir, tmp_path, 'a', seed=0)
     second = _losses(clip_dir, tmp_path, 'b', seed=0)
