@@ -13,14 +13,16 @@ __all__ = ['SeCoWorkDirLockHook']
 @HOOKS.register_module()
 class SeCoWorkDirLockHook(Hook):
     """Hold :class:`~seco_mm.engine.work_dir_lock.WorkDirLock` on
-    ``runner.work_dir`` from ``before_run`` until the process ends.
+    ``runner.work_dir`` while training.
 
-    Runs first (priority ``VERY_HIGH``), before any hook reads
-    ``last_checkpoint`` or removes leftover ``*.tmp`` files, so a second
-    run started by mistake stops with :class:`WorkDirLockedError` naming the
-    first one (pid, host, start time, command) and touches nothing. The
-    lock is released in ``after_run`` and, for runs that end with an
-    exception or a signal handled by Python, at interpreter exit; a
+    Taken first in ``before_train`` (priority ``VERY_HIGH``), before any
+    hook writes a checkpoint or removes leftover ``*.tmp`` files, so a
+    second run started by mistake stops with :class:`WorkDirLockedError`
+    naming the first one (pid, host, start time, command) having only read
+    (the checkpoint it resumes from). ``runner.val()`` / ``test()`` write
+    no checkpoint and take no lock. The lock is released in ``after_train``
+    and, for runs that end with an exception or a signal handled by Python,
+    at interpreter exit; a
     SIGKILLed run leaves a stale lock that the next run takes over with a
     warning. Under DDP the main process takes the lock and every rank
     raises if it could not.
@@ -31,7 +33,7 @@ class SeCoWorkDirLockHook(Hook):
     def __init__(self):
         self.lock = None
 
-    def before_run(self, runner) -> None:
+    def before_train(self, runner) -> None:
         error = None
         if is_main_process():
             self.lock = WorkDirLock(runner.work_dir,
@@ -49,6 +51,6 @@ class SeCoWorkDirLockHook(Hook):
             runner.logger.error(error)
             raise WorkDirLockedError(error)
 
-    def after_run(self, runner) -> None:
+    def after_train(self, runner) -> None:
         if self.lock is not None:
             self.lock.release()
