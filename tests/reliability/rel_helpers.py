@@ -289,17 +289,22 @@ class RelLossLogHook(Hook):
 
 @HOOKS.register_module()
 class RelWaitHook(Hook):
-    """After the first iteration, wait until ``path`` exists (at most
-    ``timeout`` s): keeps a run alive while a test does something else."""
+    """After the first iteration, create ``<path>.waiting`` and wait until
+    ``path`` exists (at most ``timeout`` s): keeps a run alive while a test
+    does something else."""
+
+    priority = 'LOW'  # after the step and logging, before checkpoint hooks
 
     def __init__(self, path: str, timeout: float = 300):
         self.path, self.timeout = path, timeout
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
+        if runner.iter != 0:
+            return
+        open(self.path + '.waiting', 'w').close()
         deadline = time.time() + self.timeout
-        while runner.iter == 0 and not osp.exists(self.path) and \
-                time.time() < deadline:
+        while not osp.exists(self.path) and time.time() < deadline:
             time.sleep(0.2)
 
 

@@ -9,6 +9,7 @@ iteration. Marked slow: each test trains in subprocesses.
 import os
 import os.path as osp
 import signal
+import time
 
 import pytest
 import torch
@@ -21,7 +22,8 @@ EPOCHS = 3
 pytestmark = pytest.mark.slow
 
 
-def _config(tmp_path, clip_dir, name, kill='', max_keep=2, fault=''):
+def _config(tmp_path, clip_dir, name, kill='', max_keep=2, fault='',
+            num_workers=0):
     """Tiny config; ``kill`` holds RelSigkillHook arguments, e.g.
     ``'after_iter=5'``; ``fault`` a whole hook dict."""
     hooks = ["dict(type='SeCoMomentumHook', momentum=0.99, cosine=True)"]
@@ -37,7 +39,8 @@ randomness = dict(seed=0, deterministic=True)
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts={max_keep}))
 '''
     return write_tiny_config(str(tmp_path / f'{name}.py'), clip_dir,
-                             max_epochs=EPOCHS, extra=extra)
+                             max_epochs=EPOCHS, extra=extra,
+                             num_workers=num_workers)
 
 
 def _train(cfg, work_dir, *args, expect_kill=False, expect_rc=0):
@@ -215,3 +218,48 @@ def test_reference_checkpoints_are_complete(reference):
         'epoch_2.pth', 'epoch_3.pth']  # max_keep_ckpts=2
     for name in ('epoch_2.pth', 'epoch_3.pth'):
         check_checkpoint_file(osp.join(work, name))
+
+
+def test_sigterm_to_the_process_group_with_loading_workers(clip_dir,
+                                                           tmp_path):
+    """SLURM signals every process of the job: the two loading workers get
+    SIGTERM too. They ignore it, so none dies before the main process has
+    written iter_1.pth and exited with 143 (PyTorch's workers die on
+    SIGTERM, and the run then stops with 'DataLoader worker ... is killed
+    by signal: Terminated' and no checkpoint)."""
+    go = tmp_path / 'go'
+    cfg = _config(tmp_path, clip_dir, 'group',
+                  fault=f"dict(type='RelWaitHook', path={str(go)!r})",
+                  num_workers=2)
+    work = tmp_path / 'work'
+    log = tmp_path / 'run.log'
+    with open(log, 'wb') as f:
+        proc = start_train(cfg, str(work), stdout=f, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not osp.exists(f'{go}.waiting'):  # iteration 1 is done
+            assert proc.poll() is None and time.time() < deadline, \
+                log.read_text()[-3000:]
+            time.sleep(0.5)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, workers  # the loading workers are up
+        os.killpg(proc.pid, signal.SIGTERM)  # main process and workers
+        time.sleep(2)
+        go.touch()
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out = log.read_text()
+    assert proc.returncode == 143, out[-3000:]
+    assert 'killed by signal' not in out
+    assert f'received SIGTERM: saved {work}/iter_1.pth after iteration 1' \
+        in out
+    check_checkpoint_file(str(work / 'iter_1.pth'))
+    with open(work / 'last_checkpoint') as f:
+        assert f.read() == str(work / 'iter_1.pth')
+
+
+def _children(pid):
+    with open(f'/proc/{pid}/task/{pid}/children') as f:
+        return [int(x) for x in f.read().split()]

@@ -70,8 +70,9 @@ def test_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path):
 def test_recycled_pid_and_other_hosts(tmp_path):
     path = tmp_path / LOCK_NAME
     # a live pid whose start time differs: the pid was reused -> stale
-    path.write_text(json.dumps(dict(pid=os.getppid(), host=socket.gethostname(),
-                                    started='x', pid_start='1', argv=[])))
+    path.write_text(json.dumps(dict(
+        pid=os.getppid(), host=socket.gethostname(), started='x',
+        pid_start='1', argv=[])))
     warnings = []
     lock = WorkDirLock(str(tmp_path), warn=warnings.append)
     lock.acquire()

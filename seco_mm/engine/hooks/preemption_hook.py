@@ -53,6 +53,28 @@ class _SkipFirst:
         return getattr(self.sampler, name)
 
 
+class _WorkerIgnoresSignals:
+    """DataLoader ``worker_init_fn`` wrapper: run the original (mmengine's
+    seeding), then ignore ``signals`` in the worker.
+
+    PyTorch's workers install a C handler that dies on SIGTERM, and the
+    main process then stops with "DataLoader worker ... is killed by
+    signal: Terminated" before anything is saved. SLURM signals every
+    process of the job, so the workers must outlive the signal; they still
+    end with the main process (PyTorch's shutdown, or their watchdog
+    noticing the parent is gone).
+    """
+
+    def __init__(self, init_fn, signals):
+        self.init_fn, self.signals = init_fn, list(signals)
+
+    def __call__(self, worker_id: int) -> None:
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
+        for sig in self.signals:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 @HOOKS.register_module()
 class SeCoPreemptionHook(Hook):
     """Turn SIGTERM into a checkpoint at the current iteration and an exit.
@@ -62,8 +84,9 @@ class SeCoPreemptionHook(Hook):
     with checkpoints every 5 epochs that loses up to 5 epochs. This hook:
 
     - installs a SIGTERM handler (in ``before_train``) that only sets a
-      flag; the data-loading workers, forked afterwards, inherit it, so a
-      signal sent to the whole process group does not kill them first;
+      flag, and makes the data-loading workers ignore the signal (wrapping
+      the loader's ``worker_init_fn``), so a signal sent to the whole
+      process group (SLURM) does not kill them before the save;
     - after the current iteration's optimizer step, momentum update and
       scheduler step (priority ``LOWEST``), if the flag is set on any
       process (all-reduced under DDP, so all ranks stop at the same
@@ -124,6 +147,11 @@ class SeCoPreemptionHook(Hook):
     def before_train(self, runner) -> None:
         self._install()
         loop = runner.train_loop
+        loader = loop.dataloader
+        if loader.num_workers > 0 and not isinstance(
+                loader.worker_init_fn, _WorkerIgnoresSignals):
+            loader.worker_init_fn = _WorkerIgnoresSignals(
+                loader.worker_init_fn, self.signals)
         if not isinstance(loop, EpochBasedTrainLoop):
             return  # IterBasedTrainLoop skips the consumed batches itself
         per_epoch = len(loop.dataloader)

@@ -2,7 +2,8 @@
 import atexit
 
 from mmaction.registry import HOOKS
-from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
+from mmengine.dist import (broadcast_object_list, get_world_size,
+                           is_main_process)
 from mmengine.hooks import Hook
 
 from ..work_dir_lock import WorkDirLock, WorkDirLockedError
