@@ -5,8 +5,8 @@ module checks the same values up front with the full config key in the
 message (``model.inter_head.temperature``), plus what only the whole config
 and the training set together know (:func:`check_train_dataset`): a batch
 larger than the training set with ``drop_last`` gives zero iterations per
-epoch; without ``drop_last`` a last batch of one sample crashes BatchNorm at
-the end of the epoch; a label outside the classifier's ``num_classes``
+epoch; without ``drop_last`` a last batch of one clip crashes SeCo's
+BatchNorm at the end of the epoch; a label outside the classifier's ``num_classes``
 crashes the loss mid-epoch.
 """
 import copy
@@ -166,14 +166,17 @@ def _world_size() -> int:
 
 
 def check_last_batch(cfg, dataset_len: int) -> None:
-    """Without ``drop_last``, refuse a last batch of exactly one sample.
+    """SeCo without ``drop_last``: refuse a last batch of exactly one clip.
 
     mmengine's ``DefaultSampler`` gives each of W processes
-    ``ceil(N / W)`` samples; if that leaves one sample for the last batch,
-    every BatchNorm layer in training mode fails on it ("Expected more
-    than 1 value per channel") at the end of the first epoch, after the
-    whole epoch was computed. Rejected up front (rather than silently
-    dropped) so the config says what is trained.
+    ``ceil(N / W)`` samples; if that leaves one clip for the last batch,
+    SeCo's BatchNorm over pooled per-clip features sees one value per
+    channel and fails ("Expected more than 1 value per channel when
+    training") at the end of the first epoch, after the whole epoch was
+    computed. Rejected up front (rather than silently dropped) so the
+    config says what is trained. Only for ``model.type='SeCo'``: a
+    recognizer's BatchNorm sees ``segments x frames`` images per clip, so a
+    last batch of one clip trains fine there.
 
     Raises:
         ConfigError: naming ``train_dataloader.drop_last`` and
@@ -181,7 +184,8 @@ def check_last_batch(cfg, dataset_len: int) -> None:
     """
     loader = cfg.get('train_dataloader') or {}
     batch = loader.get('batch_size', 1)
-    if loader.get('drop_last', False) or not _is_int(batch) or batch < 2:
+    if _get(cfg, 'model.type') != 'SeCo' or loader.get(
+            'drop_last', False) or not _is_int(batch) or batch < 2:
         return
     world = _world_size()
     per_rank = -(-dataset_len // world)
