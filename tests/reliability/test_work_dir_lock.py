@@ -8,15 +8,20 @@ import sys
 import time
 
 import pytest
-from rel_helpers import REPO, start_train, write_tiny_config
+from rel_helpers import start_train, write_tiny_config
 
+from seco_mm.engine import work_dir_lock
 from seco_mm.engine.work_dir_lock import (LOCK_NAME, WorkDirLock,
                                           WorkDirLockedError)
 
+# work_dir_lock.py needs only the standard library: loaded by path, the
+# holder starts in a fraction of a second (importing seco_mm takes ~10 s)
 HOLD = '''
-import sys, time
-from seco_mm.engine.work_dir_lock import WorkDirLock
-lock = WorkDirLock(sys.argv[1])
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location('wdl', sys.argv[3])
+wdl = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(wdl)
+lock = wdl.WorkDirLock(sys.argv[1])
 lock.acquire()
 print('HELD', flush=True)
 time.sleep(float(sys.argv[2]))
@@ -27,8 +32,8 @@ lock.release()
 def _holder(work, seconds=60):
     """Another process that takes the lock and keeps it."""
     proc = subprocess.Popen(
-        [sys.executable, '-c', HOLD, str(work), str(seconds)],
-        env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE)
+        [sys.executable, '-c', HOLD, str(work), str(seconds),
+         work_dir_lock.__file__], stdout=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b'HELD'
     return proc
 
