@@ -23,6 +23,22 @@ def load_tool(name):
     return module
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Every test runs torch on one intra-op thread (restored after).
+
+    Tiny models are fastest on one thread (on a busy 2-core machine two
+    OpenMP threads are several times slower), and results do not depend on
+    the machine's core count. Tests that compare thread counts start
+    subprocesses with their own ``OMP_NUM_THREADS``.
+    """
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def write_video(path, frames, fps=25):
     """Write (T, H, W, 3) uint8 RGB frames to an mp4v file (the demo data's
     writer, so tests and demo clips are encoded the same way)."""

@@ -18,8 +18,8 @@ import os.path as osp
 
 import seco_mm  # noqa: F401  (applies seco_mm.compat before mmaction.models)
 from seco_mm.compat import setup_distributed
-from seco_mm.engine.config_checks import (check_batch_fits_dataset,
-                                          check_train_config)
+from seco_mm.engine.config_checks import (check_train_config,
+                                          check_train_dataset)
 from seco_mm.engine.loader_failure import explain_loader_failure
 from seco_mm.utils.logging import quiet_console
 from seco_mm.utils.run_config import (allow_zero_workers,
@@ -129,7 +129,7 @@ def main(argv=None):
     setup_distributed(cfg, args.launcher)
     # reject impossible values (naming the key) before anything is built
     check_train_config(cfg)
-    check_batch_fits_dataset(cfg)
+    check_train_dataset(cfg)
     runner = build_runner(cfg)
     quiet_console(runner.logger, progress=not args.no_progress)
     for message in adjusted:

@@ -22,11 +22,20 @@ default_hooks = dict(
     # truncated file) and a completeness check before resuming.
     checkpoint=dict(type='SeCoCheckpointHook', interval=5, max_keep_ckpts=3,
                     save_best=None),
-    # Reliability (README "Reliability"): random generators in checkpoints,
+    # Reliability (docs/reliability.md): random generators in checkpoints,
     # unreadable videos reported and limited, NaN/Inf losses stopped before
     # the optimizer step (action='skip' to skip such steps instead).
     rng_state=dict(type='SeCoRandomStateHook'),
     bad_samples=dict(type='SeCoBadSampleHook'),
-    nonfinite_loss=dict(type='SeCoNonFiniteLossHook', action='stop'))
+    nonfinite_loss=dict(type='SeCoNonFiniteLossHook', action='stop'),
+    # SIGTERM (SLURM, Kubernetes): checkpoint at the current iteration
+    # (iter_N.pth), exit 143; --resume continues inside the epoch.
+    preemption=dict(type='SeCoPreemptionHook', signals=('SIGTERM', )),
+    # one run per work dir: a second one stops, naming the first
+    work_dir_lock=dict(type='SeCoWorkDirLockHook'),
+    # CPU intra-op threads; an int makes runs bit-identical whatever
+    # OMP_NUM_THREADS says (None: torch's default, results then depend on
+    # the thread count in the last bits and, after a few steps, beyond)
+    threads=dict(type='SeCoThreadsHook', num_threads=None))
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)

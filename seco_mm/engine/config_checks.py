@@ -3,14 +3,22 @@
 The model, heads and hooks check their own arguments when built; this
 module checks the same values up front with the full config key in the
 message (``model.inter_head.temperature``), plus what only the whole config
-knows: a batch larger than the training set with ``drop_last`` gives zero
-iterations per epoch.
+and the training set together know (:func:`check_train_dataset`): a batch
+larger than the training set with ``drop_last`` gives zero iterations per
+epoch; without ``drop_last`` a last batch of one clip crashes SeCo's
+BatchNorm at the end of the epoch; a label outside the classifier's ``num_classes``
+crashes the loss mid-epoch.
 """
+import copy
 import math
 import os
 from numbers import Real
 
-__all__ = ['ConfigError', 'check_train_config', 'check_batch_fits_dataset']
+import numpy as np
+
+__all__ = ['ConfigError', 'check_train_config', 'check_batch_fits_dataset',
+           'check_train_dataset', 'check_labels_fit_head',
+           'check_last_batch']
 
 
 class ConfigError(ValueError):
@@ -130,13 +138,7 @@ def check_batch_fits_dataset(cfg, dataset_len: int = None) -> int:
             'drop_last', False):
         return 0  # without drop_last a short last batch is fine
     if dataset_len is None:
-        import copy
-
-        from mmaction.registry import DATASETS
-        from mmengine.registry import init_default_scope
-        init_default_scope(cfg.get('default_scope', 'mmaction'))
-        dataset = DATASETS.build(copy.deepcopy(loader['dataset']))
-        dataset_len = len(dataset)
+        dataset_len = len(_build_train_dataset(cfg))
     batch = loader.get('batch_size', 1)
     world = int(os.environ.get('WORLD_SIZE', '1'))
     per_rank = dataset_len // world
@@ -149,4 +151,129 @@ def check_batch_fits_dataset(cfg, dataset_len: int = None) -> int:
             f'is larger than the training set ({where}) while drop_last=True,'
             ' so an epoch would have no iteration; it must be <= '
             f'{per_rank}')
+    return dataset_len
+
+
+def _build_train_dataset(cfg):
+    from mmaction.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    return DATASETS.build(copy.deepcopy(cfg['train_dataloader']['dataset']))
+
+
+def _world_size() -> int:
+    return int(os.environ.get('WORLD_SIZE', '1'))
+
+
+def check_last_batch(cfg, dataset_len: int) -> None:
+    """SeCo without ``drop_last``: refuse a last batch of exactly one clip.
+
+    mmengine's ``DefaultSampler`` gives each of W processes
+    ``ceil(N / W)`` samples; if that leaves one clip for the last batch,
+    SeCo's BatchNorm over pooled per-clip features sees one value per
+    channel and fails ("Expected more than 1 value per channel when
+    training") at the end of the first epoch, after the whole epoch was
+    computed. Rejected up front (rather than silently dropped) so the
+    config says what is trained. Only for ``model.type='SeCo'``: a
+    recognizer's BatchNorm sees ``segments x frames`` images per clip, so a
+    last batch of one clip trains fine there.
+
+    Raises:
+        ConfigError: naming ``train_dataloader.drop_last`` and
+            ``train_dataloader.batch_size``.
+    """
+    loader = cfg.get('train_dataloader') or {}
+    batch = loader.get('batch_size', 1)
+    if _get(cfg, 'model.type') != 'SeCo' or loader.get(
+            'drop_last', False) or not _is_int(batch) or batch < 2:
+        return
+    world = _world_size()
+    per_rank = -(-dataset_len // world)
+    if per_rank % batch == 1:
+        where = (f'{dataset_len} samples' if world == 1 else
+                 f'{per_rank} samples per process ({dataset_len} over '
+                 f'{world} processes)')
+        raise ConfigError(
+            'train_dataloader.drop_last', False,
+            f'with train_dataloader.batch_size={batch} and {where} leaves a '
+            'last batch of 1 sample, on which BatchNorm fails at the end of '
+            'the epoch; set train_dataloader.drop_last=True (drops that '
+            'sample each epoch) or change train_dataloader.batch_size')
+
+
+def _annotation_lines(ann_file: str, count: int):
+    """1-based line numbers of the non-blank lines of ``ann_file``, if it
+    is a text list with exactly ``count`` of them (one entry per line)."""
+    try:
+        with open(ann_file, 'rb') as f:
+            lines = f.read().splitlines()
+    except (OSError, TypeError):
+        return None
+    numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
+    return numbers if len(numbers) == count else None
+
+
+def check_labels_fit_head(cfg, dataset) -> None:
+    """Every training label must be in ``[0, model.cls_head.num_classes)``.
+
+    PyTorch's cross-entropy fails on the first batch that holds such a
+    label, mid-epoch and without naming the file. Checked on the built
+    dataset's ``data_list`` (``label``: int or list of ints); nothing is
+    checked when the model has no ``cls_head.num_classes`` (SeCo
+    pretraining ignores labels).
+
+    Raises:
+        AnnotationError: ``ann_file:line: label L is outside ...`` for the
+            first bad entry, with the number of bad entries.
+    """
+    from ..datasets import AnnotationError
+    num_classes = _get(cfg, 'model.cls_head.num_classes')
+    if not _is_int(num_classes):
+        return
+    while hasattr(dataset, 'dataset'):  # Repeat/ClassBalanced wrappers
+        dataset = dataset.dataset
+    if hasattr(dataset, 'full_init'):
+        dataset.full_init()
+    entries = [dataset.get_data_info(i) for i in range(len(dataset))]
+    bad = []
+    for index, info in enumerate(entries):
+        labels = info.get('label')
+        if labels is None:
+            continue
+        values = np.asarray(labels).reshape(-1).tolist()
+        wrong = [x for x in values if not 0 <= int(x) < num_classes]
+        if wrong:
+            bad.append((index, wrong[0], info))
+    if not bad:
+        return
+    ann_file = getattr(dataset, 'ann_file', '') or '<dataset>'
+    numbers = _annotation_lines(ann_file, len(entries))
+    index, label, info = bad[0]
+    lineno = numbers[index] if numbers else index + 1
+    where = '' if numbers else f' (entry {index + 1} of the data list)'
+    name = info.get('filename') or info.get('frame_dir') or ''
+    raise AnnotationError(
+        ann_file, lineno,
+        f'{name} has label {label}, outside the '
+        f'{num_classes} classes of model.cls_head.num_classes (valid: 0 to '
+        f'{num_classes - 1}){where}; {len(bad)} of {len(entries)} entries '
+        'have such labels: fix the list or num_classes')
+
+
+def check_train_dataset(cfg) -> int:
+    """Build the training set once and run the checks that need it:
+    :func:`check_batch_fits_dataset`, :func:`check_last_batch` and
+    :func:`check_labels_fit_head`.
+
+    Returns:
+        int: the number of training samples (0 without a train loader).
+    """
+    loader = cfg.get('train_dataloader')
+    if not loader or not loader.get('dataset'):
+        return 0
+    dataset = _build_train_dataset(cfg)
+    dataset_len = len(dataset)
+    check_batch_fits_dataset(cfg, dataset_len)
+    check_last_batch(cfg, dataset_len)
+    check_labels_fit_head(cfg, dataset)
     return dataset_len

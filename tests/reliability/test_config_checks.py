@@ -1,14 +1,17 @@
 """Impossible configs are rejected before training, naming the key."""
 import os.path as osp
+import re
 
 import pytest
 import seco_mm  # noqa: F401
 from mmengine.config import Config
 from rel_helpers import REPO, build_runner, write_tiny_config
 
+from seco_mm.datasets import AnnotationError
 from seco_mm.engine.config_checks import (ConfigError,
                                           check_batch_fits_dataset,
-                                          check_train_config)
+                                          check_train_config,
+                                          check_train_dataset)
 from tests.conftest import load_tool
 
 # (override, full key, text the component's own check raises at Runner build)
@@ -98,3 +101,83 @@ def test_train_tool_rejects_before_building_the_runner(tiny_cfg, tmp_path):
         tool.main([tiny_cfg, '--work-dir', str(work), '--cfg-options',
                    'train_dataloader.batch_size=64'])
     assert not work.exists()  # nothing was built or written
+
+
+# ---- checks that need the built training set (issue: silent wrong inputs) --
+def test_last_batch_of_one_is_rejected_naming_the_keys(tiny_cfg, monkeypatch):
+    cfg = Config.fromfile(tiny_cfg)  # 4 clips
+    cfg.train_dataloader.drop_last = False
+    cfg.train_dataloader.batch_size = 3  # 3 + 1
+    with pytest.raises(ConfigError, match=r'train_dataloader.drop_last with '
+                       r'train_dataloader.batch_size=3 and 4 samples leaves '
+                       r'a last batch of 1 sample, on which BatchNorm fails'):
+        check_train_dataset(cfg)
+    cfg.train_dataloader.batch_size = 2  # 2 + 2: fine
+    assert check_train_dataset(cfg) == 4
+    cfg.train_dataloader.batch_size = 3
+    cfg.train_dataloader.drop_last = True  # the short batch is dropped
+    assert check_train_dataset(cfg) == 4
+    cfg.train_dataloader.drop_last = False
+    monkeypatch.setenv('WORLD_SIZE', '3')  # 2 samples per process
+    cfg.train_dataloader.batch_size = 2
+    assert check_train_dataset(cfg) == 4
+    monkeypatch.setenv('WORLD_SIZE', '4')  # 1 sample per process
+    with pytest.raises(ConfigError, match='1 samples per process'):
+        check_train_dataset(cfg)
+    cfg.model = dict(type='Recognizer2D')  # BN sees every frame: not checked
+    assert check_train_dataset(cfg) == 4
+
+
+@pytest.mark.slow
+def test_last_batch_of_one_really_crashes_batchnorm(clip_dir, tmp_path):
+    """What the check prevents: 3 clips, batch 2, no drop_last."""
+    import shutil
+    three = tmp_path / 'three'
+    three.mkdir()
+    for i in range(3):
+        shutil.copy(osp.join(clip_dir, f'good{i}.mp4'), three)
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), str(three),
+                            max_epochs=1)
+    runner = build_runner(cfg, str(tmp_path / 'work'),
+                          **{'train_dataloader.drop_last': False})
+    with pytest.raises(ValueError, match='Expected more than 1 value per '
+                       'channel when training'):
+        runner.train()
+    assert runner.iter == 1  # the full batch trained, the single one failed
+
+
+def _downstream_cfg(clip_dir, tmp_path, labels):
+    """The demo's linear-probe config on a list of the test clips."""
+    lines = [f'good{i}.mp4 {label}' for i, label in enumerate(labels)]
+    ann = tmp_path / 'train.txt'
+    ann.write_text('\n'.join(lines) + '\n')
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'downstream',
+                                   'tsn_r18_linear_demo.py'))
+    cfg.train_dataloader.dataset.ann_file = str(ann)
+    cfg.train_dataloader.dataset.data_prefix = dict(video=clip_dir)
+    cfg.train_dataloader.batch_size = 2
+    cfg.model.backbone.init_cfg = None
+    return cfg, str(ann)
+
+
+def test_label_outside_num_classes_names_file_and_line(clip_dir, tmp_path):
+    cfg, ann = _downstream_cfg(clip_dir, tmp_path, [0, 8, 9, 3])
+    assert cfg.model.cls_head.num_classes == 9
+    with pytest.raises(AnnotationError, match=re.escape(f'{ann}:3: ') + (
+            r'\S*good2\.mp4 has label 9, outside the 9 classes of '
+            r'model\.cls_head\.num_classes \(valid: 0 to 8\); 1 of 4 '
+            'entries')):
+        check_train_dataset(cfg)
+    cfg.model.cls_head.num_classes = 10
+    assert check_train_dataset(cfg) == 4
+
+
+def test_train_tool_checks_labels_before_building_the_runner(clip_dir,
+                                                             tmp_path):
+    cfg, ann = _downstream_cfg(clip_dir, tmp_path, [0, 1, 2, 12])
+    cfg_file = str(tmp_path / 'down.py')
+    cfg.dump(cfg_file)
+    work = tmp_path / 'work'
+    with pytest.raises(AnnotationError, match=re.escape(f'{ann}:4: ')):
+        load_tool('train').main([cfg_file, '--work-dir', str(work)])
+    assert not work.exists()

@@ -26,7 +26,7 @@ def test_nan_on_one_rank_stops_every_rank(tmp_path):
     make_bad_videos(str(videos))
     cfg = write_tiny_config(str(tmp_path / 'cfg.py'), str(videos),
                             max_epochs=2, extra='''
-custom_imports = dict(imports=['seco_mm', 'rel_faults'],
+custom_imports = dict(imports=['seco_mm', 'rel_helpers'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='SeCoMomentumHook', momentum=0.99, cosine=True),
                 dict(type='RelNaNLossHook', at_iter=3, rank=1)]

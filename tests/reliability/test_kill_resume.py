@@ -1,56 +1,54 @@
-"""SIGKILL during training or during a checkpoint save, then `--resume`.
+"""SIGKILL or SIGTERM during training or a checkpoint save, then `--resume`.
 
 Runs tools/train.py in subprocesses (3 epochs x 2 iterations, one loading
 process, fixed seed, deterministic) and compares the final checkpoint of a
 killed-and-resumed run with an uninterrupted one: model (query and EMA
 encoders, queue, queue pointer, BN statistics), optimizer, schedulers,
-iteration.
+iteration. Marked slow: each test trains in subprocesses.
 """
 import os
 import os.path as osp
 import signal
-import subprocess
-import sys
+import time
 
 import pytest
 import torch
-from rel_helpers import REPO, build_runner, write_tiny_config
+from rel_helpers import build_runner, start_train, write_tiny_config
 
 from seco_mm.engine.checkpoint_io import CheckpointError, check_checkpoint_file
+from seco_mm.engine.work_dir_lock import LOCK_NAME
 
-HERE = osp.dirname(osp.abspath(__file__))
 EPOCHS = 3
+pytestmark = pytest.mark.slow
 
 
-def _config(tmp_path, clip_dir, name, kill='', max_keep=2):
+def _config(tmp_path, clip_dir, name, kill='', max_keep=2, fault='',
+            num_workers=0):
     """Tiny config; ``kill`` holds RelSigkillHook arguments, e.g.
-    ``'after_iter=5'``."""
+    ``'after_iter=5'``; ``fault`` a whole hook dict."""
     hooks = ["dict(type='SeCoMomentumHook', momentum=0.99, cosine=True)"]
     if kill:
         hooks.append(f"dict(type='RelSigkillHook', {kill})")
+    if fault:
+        hooks.append(fault)
     extra = f'''
-custom_imports = dict(imports=['seco_mm', 'rel_faults'],
+custom_imports = dict(imports=['seco_mm', 'rel_helpers'],
                       allow_failed_imports=False)
 custom_hooks = [{', '.join(hooks)}]
 randomness = dict(seed=0, deterministic=True)
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts={max_keep}))
 '''
     return write_tiny_config(str(tmp_path / f'{name}.py'), clip_dir,
-                             max_epochs=EPOCHS, extra=extra)
+                             max_epochs=EPOCHS, extra=extra,
+                             num_workers=num_workers)
 
 
-def _train(cfg, work_dir, *args, expect_kill=False):
-    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + REPO,
-               OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg,
-         '--work-dir', work_dir, *args], env=env, cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
-    out = proc.stdout.decode(errors='replace')
+def _train(cfg, work_dir, *args, expect_kill=False, expect_rc=0):
+    proc = start_train(cfg, work_dir, *args)
+    out = proc.communicate(timeout=300)[0].decode(errors='replace')
     if expect_kill:
-        assert proc.returncode == -signal.SIGKILL, out[-3000:]
-    else:
-        assert proc.returncode == 0, out[-3000:]
+        expect_rc = -signal.SIGKILL
+    assert proc.returncode == expect_rc, out[-3000:]
     return out
 
 
@@ -99,6 +97,44 @@ def test_sigkill_during_training_then_resume(clip_dir, tmp_path, reference):
     assert not osp.exists(osp.join(work, f'epoch_{EPOCHS}.pth'))
     out = _train(_config(tmp_path, clip_dir, 'resume'), work, '--resume')
     assert 'resumed epoch: 2, iter: 4' in out
+    # the killed run's lock was left behind and is taken over
+    assert 'taking over the lock' in out and 'no longer alive' in out
+    assert not osp.exists(osp.join(work, LOCK_NAME))  # released at exit
+    _assert_same_state(_load(osp.join(work, f'epoch_{EPOCHS}.pth')),
+                       reference[1])
+
+
+def test_sigterm_saves_the_current_iteration_then_resume_is_exact(
+        clip_dir, tmp_path, reference):
+    """SIGTERM after iteration 3 = epoch 2, batch 1 of 2: iter_3.pth is
+    written atomically, the process exits with 143 and releases its lock;
+    --resume skips the trained batch of epoch 2 and ends with the weights,
+    EMA encoder, queue, pointer, optimizer and schedulers of the
+    uninterrupted run."""
+    work = str(tmp_path / 'work')
+    out = _train(_config(tmp_path, clip_dir, 'term',
+                         fault="dict(type='RelSignalHook', after_iter=3)"),
+                 work, expect_rc=143)
+    saved = osp.join(work, 'iter_3.pth')
+    assert (f'received SIGTERM: saved {saved} after iteration 3 (epoch 2); '
+            'stopping') in out
+    assert sorted(f for f in os.listdir(work) if 'pth' in f) == [
+        'epoch_1.pth', 'iter_3.pth']  # nothing half-written
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert f.read() == saved
+    check_checkpoint_file(saved)
+    ckpt = _load(saved)
+    assert (ckpt['meta']['epoch'], ckpt['meta']['iter']) == (1, 3)
+    for key in ('queue', 'queue_ptr', 'momentum_encoder.steps'):
+        assert key in ckpt['state_dict']
+    assert int(ckpt['state_dict']['momentum_encoder.steps']) == 3
+    assert not osp.exists(osp.join(work, LOCK_NAME))
+
+    out = _train(_config(tmp_path, clip_dir, 'resume'), work, '--resume')
+    assert 'resumed epoch: 1, iter: 3' in out
+    assert 'resuming inside epoch 2: skipping its first 1 of 2 batches' in out
+    assert sorted(f for f in os.listdir(work) if 'pth' in f) == [
+        'epoch_2.pth', 'epoch_3.pth']  # iter_3.pth superseded, removed
     _assert_same_state(_load(osp.join(work, f'epoch_{EPOCHS}.pth')),
                        reference[1])
 
@@ -182,3 +218,48 @@ def test_reference_checkpoints_are_complete(reference):
         'epoch_2.pth', 'epoch_3.pth']  # max_keep_ckpts=2
     for name in ('epoch_2.pth', 'epoch_3.pth'):
         check_checkpoint_file(osp.join(work, name))
+
+
+def test_sigterm_to_the_process_group_with_loading_workers(clip_dir,
+                                                           tmp_path):
+    """SLURM signals every process of the job: the two loading workers get
+    SIGTERM too. They ignore it, so none dies before the main process has
+    written iter_1.pth and exited with 143 (PyTorch's workers die on
+    SIGTERM, and the run then stops with 'DataLoader worker ... is killed
+    by signal: Terminated' and no checkpoint)."""
+    go = tmp_path / 'go'
+    cfg = _config(tmp_path, clip_dir, 'group',
+                  fault=f"dict(type='RelWaitHook', path={str(go)!r})",
+                  num_workers=2)
+    work = tmp_path / 'work'
+    log = tmp_path / 'run.log'
+    with open(log, 'wb') as f:
+        proc = start_train(cfg, str(work), stdout=f, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not osp.exists(f'{go}.waiting'):  # iteration 1 is done
+            assert proc.poll() is None and time.time() < deadline, \
+                log.read_text()[-3000:]
+            time.sleep(0.5)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, workers  # the loading workers are up
+        os.killpg(proc.pid, signal.SIGTERM)  # main process and workers
+        time.sleep(2)
+        go.touch()
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out = log.read_text()
+    assert proc.returncode == 143, out[-3000:]
+    assert 'killed by signal' not in out
+    assert f'received SIGTERM: saved {work}/iter_1.pth after iteration 1' \
+        in out
+    check_checkpoint_file(str(work / 'iter_1.pth'))
+    with open(work / 'last_checkpoint') as f:
+        assert f.read() == str(work / 'iter_1.pth')
+
+
+def _children(pid):
+    with open(f'/proc/{pid}/task/{pid}/children') as f:
+        return [int(x) for x in f.read().split()]

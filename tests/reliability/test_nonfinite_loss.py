@@ -47,6 +47,7 @@ def _runner(tmp_path, clip_dir, **options):
     return build_runner(cfg, str(tmp_path / 'work'), **options)
 
 
+@pytest.mark.slow
 def test_nan_stops_the_run_before_the_step(clip_dir, tmp_path):
     runner = _runner(tmp_path, clip_dir)
     _inject(runner, 'inter_head', at_iters={3})  # epoch 2, batch 1
@@ -72,6 +73,7 @@ def test_nan_stops_the_run_before_the_step(clip_dir, tmp_path):
                    if torch.is_tensor(t))
 
 
+@pytest.mark.slow
 def test_inf_in_order_loss_is_named(clip_dir, tmp_path):
     runner = _runner(tmp_path, clip_dir)
     _inject(runner, 'order_head', at_iters={1}, value=float('inf'))
@@ -81,6 +83,7 @@ def test_inf_in_order_loss_is_named(clip_dir, tmp_path):
         runner.train()
 
 
+@pytest.mark.slow
 def test_skip_mode_leaves_weights_and_buffers_untouched(clip_dir, tmp_path):
     runner = _runner(tmp_path, clip_dir,
                      **{'default_hooks.nonfinite_loss.action': 'skip'})
@@ -113,6 +116,7 @@ def test_skip_mode_leaves_weights_and_buffers_untouched(clip_dir, tmp_path):
     assert 'skipped_steps: 1' in log
 
 
+@pytest.mark.slow
 def test_skip_mode_gives_up_after_consecutive_failures(clip_dir, tmp_path):
     runner = _runner(
         tmp_path, clip_dir,

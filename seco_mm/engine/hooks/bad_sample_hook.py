@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 
 from ...datasets.seco_video_dataset import BAD_VIDEOS_KEY
 from ...datasets.utils import unwrap_dataset
+from ..mmengine_internals import resume_request
 
 __all__ = ['SeCoBadSampleHook', 'BadSampleLimitError']
 
@@ -54,7 +55,10 @@ class SeCoBadSampleHook(Hook):
     - writes the running total to the message hub as ``train/bad_samples``,
       so it appears in the text and JSON training logs;
     - after ``min_samples`` fetched samples (good + bad), raises
-      :class:`BadSampleLimitError` if ``bad / fetched > max_bad_fraction``.
+      :class:`BadSampleLimitError` if ``bad / fetched > max_bad_fraction``;
+    - at the end of every epoch, applies the same limit whatever the count
+      (a small list with 42 % unreadable videos never reaches
+      ``min_samples`` but must not train to exit code 0).
 
     Counts are summed over processes under DDP (so every rank stops
     together) and saved in checkpoints (``--resume`` keeps them).
@@ -114,18 +118,25 @@ class SeCoBadSampleHook(Hook):
         runner.message_hub.update_scalar('train/bad_samples', self.num_bad)
         self._check_limit(runner)
 
-    def _check_limit(self, runner) -> None:
-        if self.num_fetched < self.min_samples or self.num_bad == 0:
+    def after_train_epoch(self, runner) -> None:
+        self._check_limit(runner, end_of_epoch=True)
+
+    def _check_limit(self, runner, end_of_epoch: bool = False) -> None:
+        if self.num_bad == 0 or (self.num_fetched < self.min_samples
+                                 and not end_of_epoch):
             return
         fraction = self.num_bad / self.num_fetched
         if fraction <= self.max_bad_fraction:
             return
         examples = ', '.join(sorted(self.reported)[:5])
+        when = (f'checked at the end of epoch {runner.epoch + 1}'
+                if end_of_epoch else
+                f'checked after {self.min_samples} samples')
         msg = (f'{self.num_bad} of {self.num_fetched} fetched training '
                f'samples ({fraction:.2%}) were unreadable videos, more than '
-               f'max_bad_fraction={self.max_bad_fraction:.2%} (checked after '
-               f'{self.min_samples} samples); stopping at iteration '
-               f'{runner.iter + 1}. {len(self.reported)} distinct files on '
+               f'max_bad_fraction={self.max_bad_fraction:.2%} ({when}); '
+               f'stopping at iteration {runner.iter + 1}. '
+               f'{len(self.reported)} distinct files on '
                f'this process, e.g. {examples}. Fix or remove them from the '
                'annotation list, or raise '
                'train_dataloader.dataset.max_bad_fraction.')
@@ -139,7 +150,7 @@ class SeCoBadSampleHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get(self.CKPT_KEY)
-        if state is None or not getattr(runner, '_resume', False):
+        if state is None or not resume_request(runner)[0]:
             return  # a new run (load_from) starts counting from zero
         self.num_fetched = int(state['num_fetched'])
         self.num_bad = int(state['num_bad'])

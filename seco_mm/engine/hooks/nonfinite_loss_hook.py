@@ -175,8 +175,11 @@ class SeCoNonFiniteLossHook(Hook):
             return self._update_params(loss, step_kwargs=step_kwargs,
                                        zero_kwargs=zero_kwargs, **kwargs)
         self._skip_pending = False
+        # Count the skipped step as the wrapper counts every backward (keeps
+        # the gradient-accumulation phase aligned), through its public
+        # backward on a zero leaf that has no path to any weight.
+        ow.backward(torch.zeros((), requires_grad=True))
         ow.zero_grad()
-        ow._inner_count += 1  # keep gradient-accumulation phase aligned
         if self._snapshot is not None:
             with torch.no_grad():
                 for buf, saved in zip(self._model.buffers(), self._snapshot):

@@ -6,6 +6,8 @@ import torch
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
+from ..mmengine_internals import resume_request
+
 __all__ = ['SeCoRandomStateHook', 'get_random_state', 'set_random_state']
 
 
@@ -65,5 +67,5 @@ class SeCoRandomStateHook(Hook):
         checkpoint[self.CKPT_KEY] = get_random_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.CKPT_KEY in checkpoint and getattr(runner, '_resume', False):
+        if self.CKPT_KEY in checkpoint and resume_request(runner)[0]:
             set_random_state(checkpoint[self.CKPT_KEY])
