@@ -9,7 +9,7 @@ the selection table (docs/tracking.md, "Choosing the demo head").
 
     python tools/select_tracking_head.py --make-data \\
         --sel-data /tmp/track_sel --train-data /tmp/track_train \\
-        --work-dir work_dirs/select_head --seeds 0 1 2 --corr-scales 5 10 20
+        --work-dir work_dirs/select_head --seeds 0 1 2 --corr-scales 5 10 20 40 80
 
 Candidates, each run by tools/eval_tracking.py on a random-init ResNet-18
 (``--random-init --train --seeds ...``; no SeCo backbone is needed):
@@ -77,7 +77,7 @@ def parse_args(argv=None):
                    'split must not use it')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--corr-scales', type=float, nargs='+',
-                   default=[5.0, 10.0, 20.0])
+                   default=[5.0, 10.0, 20.0, 40.0, 80.0])
     p.add_argument('--untrained-scale', type=float, default=10.0,
                    help='exact-matcher candidate that also scores the '
                    'untrained head')

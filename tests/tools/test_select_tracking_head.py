@@ -102,7 +102,8 @@ def test_table_and_winner_from_existing_runs(tmp_path, capsys):
             json.dumps(_result(data, [0, 1, 2], trained, untrained)))
     assert tool.main(['--sel-data', str(tmp_path / 'sel'), '--train-data',
                       str(tmp_path / 'train'), '--work-dir',
-                      str(tmp_path / 'work')]) == 0
+                      str(tmp_path / 'work'), '--corr-scales', '5', '10',
+                      '20']) == 0
     out = json.loads((tmp_path / 'work' / 'selection.json').read_text())
     # exact10 and exact20 tie at 35.0: the first listed wins
     assert out['winner'] == 'exact10'
