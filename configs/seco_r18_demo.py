@@ -65,5 +65,9 @@ auto_scale_lr = dict(base_batch_size=32)
 custom_hooks = [dict(type='SeCoMomentumHook', momentum=0.99, cosine=True)]
 default_hooks = dict(
     logger=dict(interval=9),  # one logged window per epoch (9 iterations)
-    checkpoint=dict(interval=1, max_keep_ckpts=2))
+    checkpoint=dict(interval=1, max_keep_ckpts=2),
+    # CPU threads fixed: bit-identical runs on one machine kind whatever
+    # OMP_NUM_THREADS says (docs/reliability.md, "Determinism"); 2 = the
+    # cores of the machine kind the README's figures come from
+    threads=dict(num_threads=2))
 randomness = dict(seed=0)

@@ -39,6 +39,24 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def restore_mmengine_log_levels():
+    """Tools and benchmarks called in-process raise mmengine's logger
+    levels (quiet consoles, ``--no-progress``): put them back after each
+    test so tests that read log records see them."""
+    from mmengine.logging import MMLogger
+    loggers = {id(lg): lg for lg in (MMLogger.get_current_instance(),
+                                      MMLogger.get_instance('mmengine'))}
+    levels = {k: (lg.level, [(h, h.level) for h in lg.handlers])
+              for k, lg in loggers.items()}
+    yield
+    for k, lg in loggers.items():
+        level, handlers = levels[k]
+        lg.setLevel(level)
+        for h, lvl in handlers:
+            h.setLevel(lvl)
+
+
 def write_video(path, frames, fps=25):
     """Write (T, H, W, 3) uint8 RGB frames to an mp4v file (the demo data's
     writer, so tests and demo clips are encoded the same way)."""

@@ -48,6 +48,9 @@ PROBE_PROTOCOLS = {
 }
 TRACKING_CONFIG = 'configs/tracking/siamfc_r18_demo.py'
 TRACKING_SEEDS = ('0', '1', '2')
+# torch intra-op threads of every step; configs/seco_r18_demo.py fixes the
+# same count for pretraining (default_hooks.threads)
+DEMO_THREADS = 2
 OPENCV_TRACKERS = ('CSRT', 'KCF')  # reference rows, scored the same way
 
 
@@ -67,8 +70,10 @@ def run(step, args):
     cmd = [sys.executable] + args
     print(f'\n=== [{step}] {" ".join(args)}', flush=True)
     start = time.time()
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
+    # every step on the same thread count as the pretraining config's
+    # threads hook: the same table on every machine of one kind
+    env = dict(os.environ, OMP_NUM_THREADS=str(DEMO_THREADS),
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     code = subprocess.call(cmd, cwd=ROOT, env=env)
     if code != 0:
         raise SystemExit(f'demo step "{step}" failed with exit code {code}: '

@@ -59,12 +59,15 @@ def test_folder_mode_logs_how_many_videos(tmp_path):
     handler = logging.Handler()
     handler.emit = records.append
     logger.addHandler(handler)
+    level = logger.level  # other tests may have raised it
+    logger.setLevel(logging.INFO)
     try:
         ds = DATASETS.build(dict(type='SeCoVideoDataset', ann_file='',
                                  data_prefix=dict(video=str(root)),
                                  pipeline=[]))
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     assert len(ds) == 3
     assert any(f'found 3 videos under {root}' in r.getMessage()
                for r in records)
