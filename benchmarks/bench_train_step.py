@@ -11,7 +11,10 @@ Part 1, overhead (side by side in one process, same tensors):
   excludes that work. Losses of ``bare`` are checked against the model's.
 
 Part 2, options (mmengine path, same batch): key_forward 'batched' vs
-'per_view', channels_last, bf16 autocast (CPU or CUDA), both.
+'per_view', channels_last, bf16 autocast (CPU or CUDA), both, and
+'queue_copy': the step as it was before SeCo.train_step deferred the
+enqueue (mmengine's generic BaseModel.train_step, so SeCo.loss clones the
+queue each step), to show what removing the copy saves.
 
 Part 3, memory: CPU: peak RSS of a fresh process running 2 steps of a
 variant minus its RSS before the model was built (one process per
@@ -44,7 +47,7 @@ from train_utils import (PRESETS, build_model, channels_last_inputs,  # noqa
                          model_cfg, peak_cuda_mib, sync)
 
 OPTIONS = ('batched', 'per_view', 'channels_last', 'bf16',
-           'channels_last+bf16')
+           'channels_last+bf16', 'queue_copy')
 PROBE_VARIANTS = ('mmengine', 'bare', 'per_view', 'bf16', 'channels_last')
 DEFAULT_PROBES = ('mmengine', 'bare', 'per_view', 'bf16')
 
@@ -214,8 +217,9 @@ def run_options(preset, cfg, batch, args):
         optim = make_optim_wrapper(model, cfg['optim'])
         dtype = bf16 if 'bf16' in name else None
         models[name] = model
-        steps[name] = (lambda mo, op, dt: lambda r: mmengine_step(
-            mo, op, batch, m, dt))(model, optim, dtype)
+        generic = name == 'queue_copy'
+        steps[name] = (lambda mo, op, dt, g: lambda r: mmengine_step(
+            mo, op, batch, m, dt, generic=g))(model, optim, dtype, generic)
     peaks = {}
     if args.device.startswith('cuda'):
         def wrap(name, fn):

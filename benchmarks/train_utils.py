@@ -112,16 +112,23 @@ def channels_last_inputs(model) -> None:
 
 
 def mmengine_step(model, optim_wrapper, batch, momentum,
-                  autocast_dtype=None):
-    """``BaseModel.train_step`` (preprocessor, loss, parse_losses,
-    OptimWrapper.update_params) + the momentum hook's EMA update."""
+                  autocast_dtype=None, generic=False):
+    """``model.train_step`` (preprocessor, loss, parse_losses,
+    OptimWrapper.update_params) + the momentum hook's EMA update.
+
+    ``generic=True`` runs mmengine's ``BaseModel.train_step`` instead of
+    SeCo's own: the loss then works on a copy of the queue (the path before
+    the enqueue was deferred past the optimizer step)."""
+    from mmengine.model import BaseModel
+    step = (lambda: BaseModel.train_step(model, batch, optim_wrapper)) \
+        if generic else (lambda: model.train_step(batch, optim_wrapper))
     if autocast_dtype is None:
-        out = model.train_step(batch, optim_wrapper)
+        out = step()
     else:
         from mmengine.runner.amp import autocast
         device_type = next(model.parameters()).device.type
         with autocast(device_type=device_type, dtype=autocast_dtype):
-            out = model.train_step(batch, optim_wrapper)
+            out = step()
     model.momentum_update(momentum)
     return out
 

@@ -135,7 +135,8 @@ def test_bench_train_step_smoke(tmp_path):
     res = bench_train_step.main([
         '--presets', 'r18_112', '--batch', '2', '--crop', '32', '--rounds',
         '1', '--warmup', '1', '--queue-len', '64', '--options', 'batched',
-        'per_view', 'channels_last', '--probe-variants', '--threads', '1',
+        'per_view', 'channels_last', 'queue_copy', '--probe-variants',
+        '--threads', '1',
         '--work-dir', str(tmp_path / 'runner'), '--json-out',
         str(tmp_path / 't.json')])
     r = res['presets']['r18_112']
@@ -144,8 +145,30 @@ def test_bench_train_step_smoke(tmp_path):
     for v in r['overhead']['variants'].values():
         assert v['wall']['n'] == 1 and v['wall']['median'] > 0
     assert set(r['options']['variants']) == {'batched', 'per_view',
-                                             'channels_last'}
+                                             'channels_last', 'queue_copy'}
     assert 'Plugin overhead' in res['markdown']
+
+
+def test_queue_copy_variant_takes_the_copying_path():
+    """'queue_copy' (mmengine's generic train_step) hands the loss a copy of
+    the queue; SeCo's own train_step hands it the queue itself."""
+    from train_utils import (build_model, make_batch, make_optim_wrapper,
+                             mmengine_step, model_cfg)
+    cfg = model_cfg('r18_112', queue_len=64)
+    seen = {}
+    for generic in (False, True):
+        model = build_model(cfg)
+        loss = model.inter_head.loss
+
+        def spy(q, k, queue, _loss=loss, _model=model, _g=generic):
+            seen[_g] = queue.data_ptr() == _model.queue.data_ptr()
+            return _loss(q, k, queue)
+
+        model.inter_head.loss = spy
+        mmengine_step(model, make_optim_wrapper(model, cfg['optim']),
+                      make_batch(2, 32), cfg['momentum'], generic=generic)
+        assert int(model.queue_ptr) == 6  # both enqueue 3 views x 2
+    assert seen == {False: True, True: False}
 
 
 def test_memory_probe_reports_rss():
