@@ -1,4 +1,6 @@
 """SIGTERM: save a resumable checkpoint at the current iteration and exit."""
+import atexit
+import multiprocessing
 import signal
 from typing import Optional, Sequence
 
@@ -51,6 +53,32 @@ class _SkipFirst:
 
     def __getattr__(self, name):
         return getattr(self.sampler, name)
+
+
+def _kill_daemonic_children() -> None:
+    """At interpreter exit, SIGKILL the daemonic children (DataLoader
+    workers) and reap them.
+
+    Workers that ignore SIGTERM would otherwise hang the exit: Python's
+    ``multiprocessing`` exit handler sends daemonic children SIGTERM and
+    then joins them without a timeout (seen: ``make demo``'s pretraining,
+    with persistent workers, never returned). Registered after
+    ``multiprocessing`` is imported, so it runs before that handler.
+    """
+    for child in multiprocessing.active_children():
+        if child.daemon:
+            child.kill()
+            child.join(timeout=5)
+
+
+_EXIT_HANDLER_REGISTERED = False
+
+
+def _register_exit_handler() -> None:
+    global _EXIT_HANDLER_REGISTERED
+    if not _EXIT_HANDLER_REGISTERED:
+        atexit.register(_kill_daemonic_children)
+        _EXIT_HANDLER_REGISTERED = True
 
 
 class _WorkerIgnoresSignals:
@@ -152,6 +180,7 @@ class SeCoPreemptionHook(Hook):
                 loader.worker_init_fn, _WorkerIgnoresSignals):
             loader.worker_init_fn = _WorkerIgnoresSignals(
                 loader.worker_init_fn, self.signals)
+            _register_exit_handler()
         if not isinstance(loop, EpochBasedTrainLoop):
             return  # IterBasedTrainLoop skips the consumed batches itself
         per_epoch = len(loop.dataloader)
