@@ -35,7 +35,10 @@ Defects handled:
    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on a CPU-only torch.
    :func:`setup_distributed` initialises a gloo process group itself (mmengine
    then skips its own init) and sets ``device_ids=None``. On CUDA it does
-   nothing, so mmengine's NCCL path is used unchanged.
+   nothing, so mmengine's NCCL path is used unchanged. Neither mmengine nor
+   torch destroys the process group at exit; a gloo group left to
+   interpreter shutdown sometimes aborted a finished rank, so the tools
+   call :func:`teardown_distributed` last.
 5. mmengine 0.10.7 resolves ``mmaction::`` base configs through
    ``pkg_resources``, which setuptools >= 81 no longer ships. requirements.txt
    pins setuptools 80.9.0; :func:`check_pkg_resources` says so clearly.
@@ -70,7 +73,7 @@ import types
 __all__ = [
     'patch_missing_drn', 'check_importlib_metadata', 'check_pkg_resources',
     'allow_mmengine_pickles',
-    'setup_distributed', 'apply_all'
+    'setup_distributed', 'teardown_distributed', 'apply_all'
 ]
 
 _DRN_MODULES = ('mmaction.models.localizers.drn',
@@ -202,6 +205,20 @@ def setup_distributed(cfg, launcher: str) -> None:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     os.environ.setdefault('LOCAL_RANK', '0')
+
+
+def teardown_distributed() -> None:
+    """Destroy the default process group, if any, before the interpreter
+    exits (the tools call it last, on every exit path).
+
+    A gloo process group left to interpreter shutdown can abort the
+    process ("terminate called without an active exception": its worker
+    threads are destroyed while still joinable), so a finished rank
+    sometimes ended with SIGABRT and torchrun reported the run as failed.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def apply_all() -> None:

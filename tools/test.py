@@ -13,7 +13,8 @@ import os
 import os.path as osp
 
 import seco_mm  # noqa: F401  (applies seco_mm.compat)
-from seco_mm.compat import setup_distributed, visualization_hook_type
+from seco_mm.compat import (setup_distributed, teardown_distributed,
+                            visualization_hook_type)
 from seco_mm.engine.safe_load import check_checkpoint_source
 from seco_mm.utils.logging import quiet_console
 
@@ -120,4 +121,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    finally:
+        teardown_distributed()

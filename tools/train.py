@@ -17,7 +17,7 @@ import os
 import os.path as osp
 
 import seco_mm  # noqa: F401  (applies seco_mm.compat before mmaction.models)
-from seco_mm.compat import setup_distributed
+from seco_mm.compat import setup_distributed, teardown_distributed
 from seco_mm.engine.config_checks import (check_train_config,
                                           check_train_dataset)
 from seco_mm.engine.loader_failure import explain_loader_failure
@@ -143,4 +143,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    finally:
+        teardown_distributed()
