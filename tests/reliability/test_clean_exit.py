@@ -32,4 +32,7 @@ def test_train_tool_exits_with_persistent_workers(tiny_video_dir, tmp_path):
         pytest.fail('tools/train.py did not exit after training (workers '
                     'that ignore SIGTERM hang the interpreter exit)')
     assert out.returncode == 0, out.stderr[-3000:]
+    # the workers end quietly, not as killed or crashed processes
+    assert 'Traceback' not in out.stderr, out.stderr[-3000:]
+    assert 'killed by signal' not in out.stderr
     assert (tmp_path / 'run' / 'epoch_1.pth').is_file()

@@ -1,6 +1,7 @@
 """SIGTERM: save a resumable checkpoint at the current iteration and exit."""
 import atexit
 import multiprocessing
+import os
 import signal
 from typing import Optional, Sequence
 
@@ -55,52 +56,58 @@ class _SkipFirst:
         return getattr(self.sampler, name)
 
 
-def _kill_daemonic_children() -> None:
-    """At interpreter exit, SIGKILL the daemonic children (DataLoader
-    workers) and reap them.
-
-    Workers that ignore SIGTERM would otherwise hang the exit: Python's
-    ``multiprocessing`` exit handler sends daemonic children SIGTERM and
-    then joins them without a timeout (seen: ``make demo``'s pretraining,
-    with persistent workers, never returned). Registered after
-    ``multiprocessing`` is imported, so it runs before that handler.
-    """
-    for child in multiprocessing.active_children():
-        if child.daemon:
-            child.kill()
-            child.join(timeout=5)
+# Set in the main process when it starts to exit: from then on the loading
+# workers honour SIGTERM again. Python's multiprocessing exit handler ends
+# daemonic children (DataLoader workers) with SIGTERM and then joins them
+# without a timeout, so workers that kept ignoring it hung every exit (seen:
+# ``make demo``'s pretraining, with persistent workers, never returned).
+_MAIN_EXITING = None
 
 
-_EXIT_HANDLER_REGISTERED = False
+def _main_exiting():
+    """The shared event (created once, in the main process, before the
+    workers start), with an exit handler that sets it. Registered after
+    ``multiprocessing`` is imported, so it runs before that module's own
+    exit handler."""
+    global _MAIN_EXITING
+    if _MAIN_EXITING is None:
+        _MAIN_EXITING = multiprocessing.Event()
+        atexit.register(_MAIN_EXITING.set)
+    return _MAIN_EXITING
 
 
-def _register_exit_handler() -> None:
-    global _EXIT_HANDLER_REGISTERED
-    if not _EXIT_HANDLER_REGISTERED:
-        atexit.register(_kill_daemonic_children)
-        _EXIT_HANDLER_REGISTERED = True
+def _worker_signal_handler(exiting):
+    def handler(signum, frame):
+        if exiting.is_set():  # the main process is exiting: end quietly
+            os._exit(0)
+        # otherwise a scheduler's signal: the main process saves and exits
+    return handler
 
 
 class _WorkerIgnoresSignals:
     """DataLoader ``worker_init_fn`` wrapper: run the original (mmengine's
-    seeding), then ignore ``signals`` in the worker.
+    seeding), then ignore ``signals`` in the worker until the main process
+    exits.
 
     PyTorch's workers install a C handler that dies on SIGTERM, and the
     main process then stops with "DataLoader worker ... is killed by
     signal: Terminated" before anything is saved. SLURM signals every
-    process of the job, so the workers must outlive the signal; they still
-    end with the main process (PyTorch's shutdown, or their watchdog
-    noticing the parent is gone).
+    process of the job, so the workers must outlive the signal. Once the
+    main process exits (the ``exiting`` event is set at its exit), the
+    signal ends a worker quietly, as multiprocessing's exit handler
+    expects; otherwise they end with PyTorch's shutdown or their watchdog.
     """
 
-    def __init__(self, init_fn, signals):
+    def __init__(self, init_fn, signals, exiting):
         self.init_fn, self.signals = init_fn, list(signals)
+        self.exiting = exiting
 
     def __call__(self, worker_id: int) -> None:
         if self.init_fn is not None:
             self.init_fn(worker_id)
+        handler = _worker_signal_handler(self.exiting)
         for sig in self.signals:
-            signal.signal(sig, signal.SIG_IGN)
+            signal.signal(sig, handler)
 
 
 @HOOKS.register_module()
@@ -179,8 +186,7 @@ class SeCoPreemptionHook(Hook):
         if loader.num_workers > 0 and not isinstance(
                 loader.worker_init_fn, _WorkerIgnoresSignals):
             loader.worker_init_fn = _WorkerIgnoresSignals(
-                loader.worker_init_fn, self.signals)
-            _register_exit_handler()
+                loader.worker_init_fn, self.signals, _main_exiting())
         if not isinstance(loop, EpochBasedTrainLoop):
             return  # IterBasedTrainLoop skips the consumed batches itself
         per_epoch = len(loop.dataloader)
