@@ -23,9 +23,7 @@ Variants:
 import argparse
 import copy
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
 

@@ -15,10 +15,7 @@ i.e. the distribution of augmentations is unchanged.
     python benchmarks/bench_augment.py --rounds 400
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 

@@ -21,10 +21,8 @@ tools/make_demo_data.py under work_dirs/bench/demo.
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 

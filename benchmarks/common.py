@@ -17,8 +17,6 @@ import numpy as np
 from mmengine.fileio import dump
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 DEFAULT_OUT_DIR = osp.join(ROOT, 'work_dirs', 'bench')
 

@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
 

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from common import DEFAULT_OUT_DIR, ROOT  # noqa: E402
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import seco_mm  # noqa: F401  (registers components, applies compat)
-from demo_data.writers import write_mp4
+from tools.demo_data.writers import write_mp4
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

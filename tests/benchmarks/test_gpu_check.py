@@ -13,9 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
-
-import gpu_check  # noqa: E402
+import gpu_check  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 
 
 def _tables(text):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import seco_mm  # noqa: F401  (compat before mmaction.models)
-from demo_data.writers import write_mp4
+from tools.demo_data.writers import write_mp4
 
 
 def make_fake_seco_checkpoint(path, depth=18, queue_len=64, with_meta=True):

@@ -1,4 +1,4 @@
-"""SeCo's three losses against an independent computation of DESIGN.md's formulas."""
+"""SeCo's three losses against an independent computation of their formulas (docs/method.md)."""
 import numpy as np
 import pytest
 import torch

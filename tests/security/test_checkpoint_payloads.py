@@ -325,7 +325,6 @@ import seco_mm
 from seco_mm.evaluation.feature_svm import build_probe_backbone
 from seco_mm.models.utils.export import export_backbone
 from seco_mm.tracking.apis import check_backbone_file
-sys.path.insert(0, sys.argv[3])
 from tests.security.test_checkpoint_payloads import _runner
 evil, work = sys.argv[1], sys.argv[2]
 from tests.downstream.conftest import make_fake_seco_checkpoint
