@@ -152,6 +152,17 @@ def test_ablation_configs_build_the_intended_model(name, heads, inter_keys):
     model = MODELS.build(cfg.model)
     assert model.active_heads == heads and model.inter_keys == inter_keys
     # same data, budget and schedule as the demo
-    for key in ('train_dataloader', 'param_scheduler', 'train_cfg',
-                'optim_wrapper', 'custom_hooks'):
+    for key in ('param_scheduler', 'train_cfg', 'optim_wrapper',
+                'custom_hooks'):
         assert cfg[key] == demo[key], key
+    loader, demo_loader = (c.train_dataloader.to_dict() for c in (cfg, demo))
+    pipeline = loader['dataset'].pop('pipeline')
+    demo_pipeline = demo_loader['dataset'].pop('pipeline')
+    assert loader == demo_loader
+    if inter_keys == 'same_frame':  # one frame, two views, no order bit
+        assert pipeline[0] == dict(type='SeCoSampleFrames', one_frame=True)
+        assert pipeline[1] == demo_pipeline[1]  # the same view recipe
+        assert pipeline[3] == dict(type='PackActionInputs')
+        assert model.accepts_two_views
+    else:
+        assert pipeline == demo_pipeline

@@ -1,4 +1,5 @@
-"""SeCo's four augmented views (the paper's MoCo v2 augmentation, docs/method.md)."""
+"""SeCo's four augmented views, or MoCo v2's two (the paper's MoCo v2
+augmentation, docs/method.md)."""
 from typing import List
 
 from mmaction.registry import TRANSFORMS
@@ -35,8 +36,13 @@ class SeCoMultiView(BaseTransform):
     passed alone through ``view_pipeline`` (mmaction2 transforms on a
     one-frame ``imgs`` list), so every view gets its own random draw.
 
-    Required keys: imgs (list of 3 (H, W, 3) uint8 frames ``[a, b, c]``).
-    Modified keys: imgs (list of 4 (h, w, 3) uint8 views), img_shape.
+    Given one frame ``[a]`` (``SeCoSampleFrames(one_frame=True)``, MoCo v2
+    on frames) it makes the two views ``[q, k_same]`` of it: the model then
+    receives (B, 2, 3, h, w) inputs.
+
+    Required keys: imgs (list of 3 (H, W, 3) uint8 frames ``[a, b, c]``, or
+    1 frame ``[a]``).
+    Modified keys: imgs (list of 4, or 2, (h, w, 3) uint8 views), img_shape.
 
     Args:
         view_pipeline (list[dict]): per-view augmentation, e.g. the MoCo v2
@@ -55,11 +61,14 @@ class SeCoMultiView(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         frames = results['imgs']
-        if len(frames) != 3:
-            raise ValueError(f'SeCoMultiView expects 3 frames [a, b, c], got '
-                             f'{len(frames)}; put SeCoSampleFrames before it')
-        a, b, c = frames
-        views = [self._augment(f) for f in (a, a, b, c)]
+        if len(frames) not in (1, 3):
+            raise ValueError(f'SeCoMultiView expects 3 frames [a, b, c] '
+                             f'(SeCo) or 1 frame [a] (MoCo v2 on frames), got '
+                             f'{len(frames)}; put SeCoSampleFrames (with '
+                             'one_frame=True for one frame) before it')
+        # [a, b, c] -> [q, k_same, k_b, k_c]; [a] -> [q, k_same]
+        sources = [frames[0], *frames]
+        views = [self._augment(f) for f in sources]
         shapes = {v.shape for v in views}
         if len(shapes) != 1:
             raise ValueError(f'view_pipeline must output one fixed size (add a '

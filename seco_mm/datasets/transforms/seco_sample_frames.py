@@ -17,7 +17,8 @@ from .loading import (SeCoDecordDecode, SeCoDecordInit, SeCoRawFrameDecode,
 from .video_reader import keyframe_indices
 
 __all__ = ['SeCoSampleIndices', 'SeCoSampleFrames', 'sample_seco_indices',
-           'sample_seco_keyframe_indices', 'grid_indices']
+           'sample_seco_keyframe_indices', 'sample_one_frame_index',
+           'grid_indices']
 
 
 def grid_indices(num_frames: int, num: int) -> np.ndarray:
@@ -97,6 +98,25 @@ def sample_seco_keyframe_indices(num_frames: int, keyframes, rng=np.random):
     return a, b, c, s
 
 
+def sample_one_frame_index(num_frames: int, keyframes=None,
+                           rng=np.random) -> int:
+    """One frame of the whole video, for MoCo v2 on frames (no time).
+
+    Uniform over all ``num_frames`` frames, or over ``keyframes`` when
+    given and non-empty (the keyframe-aware speed mode). No halves and no
+    order bit: the frame is the only one decoded.
+
+    Returns:
+        int: a 0-based frame index.
+    """
+    keyframes = (None if keyframes is None else
+                 np.asarray(keyframes, dtype=np.int64).reshape(-1))
+    if keyframes is None:
+        return int(rng.randint(num_frames))
+    frame, = _draw_in_half(0, num_frames, keyframes, 1, rng)
+    return frame
+
+
 @TRANSFORMS.register_module()
 class SeCoSampleIndices(BaseTransform):
     """Choose SeCo's frames (a, b, c) and the order bit s; decode nothing.
@@ -114,6 +134,11 @@ class SeCoSampleIndices(BaseTransform):
         - clip_len = 3, num_clips = 1, frame_interval = None (mmaction2's
           sampler keys)
 
+    With ``one_frame=True`` (MoCo v2 on frames, the ablation baseline):
+    ``frame_inds`` is (1,) ``[a] + start_index``, ``a`` uniform over the
+    whole video (or grid / keyframes), ``clip_len = 1`` and no
+    ``seco_order``: only one frame is decoded per clip.
+
     Args:
         min_frames (int): fewer frames (after the grid, if any) raise
             :class:`VideoReadError` (each half needs a frame). Defaults to 3.
@@ -125,10 +150,15 @@ class SeCoSampleIndices(BaseTransform):
             ``num_grid // 2`` of the grid: the distribution of the
             reference's 30 extracted frames per video (``num_grid=30``),
             read straight from the video. Defaults to None (all frames).
+        one_frame (bool): sample ONE frame per clip instead of SeCo's
+            triplet (for ``SeCoMultiView``'s two-view mode and a SeCo model
+            with only the inter head and ``inter_keys='same_frame'``).
+            ``min_frames`` still applies, so the same clips are kept as
+            with the triplet. Defaults to False.
     """
 
     def __init__(self, min_frames: int = 3, keyframe_aware: bool = False,
-                 num_grid: Optional[int] = None):
+                 num_grid: Optional[int] = None, one_frame: bool = False):
         if min_frames < 2:
             raise ValueError(f'min_frames must be >= 2, got {min_frames}')
         if num_grid is not None and (isinstance(num_grid, bool)
@@ -141,6 +171,7 @@ class SeCoSampleIndices(BaseTransform):
         self.min_frames = min_frames
         self.keyframe_aware = bool(keyframe_aware)
         self.num_grid = None if num_grid is None else int(num_grid)
+        self.one_frame = bool(one_frame)
 
     def transform(self, results: dict) -> dict:
         num_frames = int(results['total_frames'])
@@ -154,6 +185,15 @@ class SeCoSampleIndices(BaseTransform):
                 f'only {num_frames} frames, SeCo needs >= {self.min_frames}')
         keyframes = (keyframe_indices(results) if self.keyframe_aware
                      else None)
+        start = int(results.get('start_index', 0) or 0)
+        if self.one_frame:
+            pos = sample_one_frame_index(usable, keyframes)
+            a = pos if grid is None else int(grid[pos])
+            results.pop('seco_order', None)
+            results['frame_inds'] = np.array([a]) + start
+            results['clip_len'], results['num_clips'] = 1, 1
+            results['frame_interval'] = None
+            return results
         if grid is not None:
             pos = sample_seco_indices(usable)
             a, b, c, s = (*(int(grid[p]) for p in pos[:3]), pos[3])
@@ -161,7 +201,6 @@ class SeCoSampleIndices(BaseTransform):
             a, b, c, s = sample_seco_indices(num_frames)
         else:
             a, b, c, s = sample_seco_keyframe_indices(num_frames, keyframes)
-        start = int(results.get('start_index', 0) or 0)
         results['frame_inds'] = np.array([a, b, c]) + start
         results['seco_order'] = s
         results['clip_len'], results['num_clips'] = 3, 1
@@ -171,7 +210,7 @@ class SeCoSampleIndices(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_frames={self.min_frames}, '
                 f'keyframe_aware={self.keyframe_aware}, '
-                f'num_grid={self.num_grid})')
+                f'num_grid={self.num_grid}, one_frame={self.one_frame})')
 
 
 @TRANSFORMS.register_module()
@@ -188,14 +227,18 @@ class SeCoSampleFrames(BaseTransform):
           start_index (frame folder)
 
     Added keys:
-        - imgs: list of 3 (H, W, 3) uint8 RGB frames ``[a, b, c]``
+        - imgs: list of 3 (H, W, 3) uint8 RGB frames ``[a, b, c]`` (1 frame
+          ``[a]`` with ``one_frame``)
         - frame_inds: np.ndarray (3,) of 0-based indices ``[a, b, c]``
-          (without ``start_index``, unlike :class:`SeCoSampleIndices`)
-        - seco_order: int, the order bit s (0: query from the first half)
+          ((1,) with ``one_frame``; without ``start_index``, unlike
+          :class:`SeCoSampleIndices`)
+        - seco_order: int, the order bit s (0: query from the first half);
+          not with ``one_frame``
         - total_frames, img_shape, original_shape
 
     Args:
-        min_frames, keyframe_aware, num_grid: see :class:`SeCoSampleIndices`.
+        min_frames, keyframe_aware, num_grid, one_frame: see
+            :class:`SeCoSampleIndices`.
         io_backend, backend_args: see :class:`SeCoDecordInit`.
         check_edit_list (bool): see :class:`SeCoDecordInit`.
     """
@@ -203,8 +246,9 @@ class SeCoSampleFrames(BaseTransform):
     def __init__(self, min_frames: int = 3, keyframe_aware: bool = False,
                  num_grid: Optional[int] = None, io_backend: str = 'disk',
                  backend_args: Optional[dict] = None,
-                 check_edit_list: bool = True):
-        self.sampler = SeCoSampleIndices(min_frames, keyframe_aware, num_grid)
+                 check_edit_list: bool = True, one_frame: bool = False):
+        self.sampler = SeCoSampleIndices(min_frames, keyframe_aware, num_grid,
+                                         one_frame)
         self.opener = SeCoDecordInit(io_backend=io_backend,
                                      backend_args=backend_args,
                                      check_edit_list=check_edit_list)
@@ -214,6 +258,7 @@ class SeCoSampleFrames(BaseTransform):
         self.min_frames = min_frames
         self.keyframe_aware = self.sampler.keyframe_aware
         self.num_grid = self.sampler.num_grid
+        self.one_frame = self.sampler.one_frame
 
     def transform(self, results: dict) -> dict:
         if 'frame_dir' in results:
@@ -231,5 +276,5 @@ class SeCoSampleFrames(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_frames={self.min_frames}, '
                 f'keyframe_aware={self.keyframe_aware}, '
-                f'num_grid={self.num_grid}, '
+                f'num_grid={self.num_grid}, one_frame={self.one_frame}, '
                 f'backend_args={self.opener.backend_args})')

@@ -8,6 +8,11 @@ gives (4, 3, H, W) -> ``ActionDataPreprocessor`` normalises to
 views through the momentum encoder -> ``InterFrameHead``,
 ``IntraFrameHead``, ``OrderHead`` -> ``loss_inter + loss_intra +
 loss_order``. docs/method.md explains each step.
+
+MoCo v2 on frames (the ablation baseline, docs/ablation.md) samples one
+frame (``SeCoSampleFrames(one_frame=True)``) and makes two views [q, k_same]
+of it: (B, 2, 3, H, W) inputs, accepted only with the inter head alone and
+``inter_keys='same_frame'``.
 """
 import contextlib
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -29,6 +34,7 @@ from ..utils.split_batch_norm import convert_split_bn, set_split_bn_groups
 __all__ = ['SeCo']
 
 NUM_VIEWS = 4  # q, k_same, k_b, k_c
+TWO_VIEWS = 2  # q, k_same: one frame, MoCo v2 on frames
 HEADS = ('inter', 'intra', 'order')
 # key views (0: k_same, 1: k_b, 2: k_c) that each task reads
 _VIEWS_OF = dict(inter=(0, 1, 2), intra=(0, 1, 2), order=(1, 2))
@@ -70,7 +76,9 @@ class SeCo(BaseModel):
             leaves >= 2 samples per group (warned once).
         inter_keys (str): positives of the inter-frame loss: ``'all'`` (the
             paper: k_same, k_b, k_c) or ``'same_frame'`` (k_same only:
-            with the inter head alone this is MoCo v2 on frames).
+            with the inter head alone this is MoCo v2 on frames, and the
+            model also accepts two-view inputs (B, 2, 3, H, W) from a
+            one-frame sampler).
         moco_checkpoint (str, optional): MoCo v2 checkpoint to initialise the
             query (and so the momentum) encoder from, as the paper does.
         data_preprocessor (dict): usually ``ActionDataPreprocessor`` with
@@ -253,8 +261,11 @@ class SeCo(BaseModel):
         """SeCo's losses and accuracies (active heads only).
 
         Args:
-            inputs: (B, 4, 3, H, W) normalised views [q, k_same, k_b, k_c].
-            data_samples: B samples, each with the int field ``seco_order``.
+            inputs: (B, 4, 3, H, W) normalised views [q, k_same, k_b, k_c],
+                or (B, 2, 3, H, W) views [q, k_same] of one frame when only
+                k_same is read (:attr:`accepts_two_views`).
+            data_samples: B samples, each with the int field ``seco_order``
+                (read by the order head only).
         Returns:
             dict: loss_inter, loss_intra, loss_order (summed by mmengine)
             and acc_inter, acc_intra, acc_order (logged only).
@@ -264,11 +275,10 @@ class SeCo(BaseModel):
         the optimizer step without any copy when called by
         :meth:`train_step` (autograd keeps the queue for q's gradient).
         """
-        if inputs.dim() != 5 or inputs.shape[1] != NUM_VIEWS:
-            raise ValueError(f'SeCo expects inputs (B, {NUM_VIEWS}, 3, H, W), '
-                             f'got {tuple(inputs.shape)}')
+        self._check_views(inputs)
         self._pending_keys = None
         q = self.encode_query(inputs[:, 0])
+        # key view v is input view 1 + v; with two views only v = 0 is read
         views = [1 + v for v in self.key_views]
         k = self.encode_keys(inputs[:, views].transpose(0, 1))  # (V', B, ..)
 
@@ -297,6 +307,36 @@ class SeCo(BaseModel):
             losses.update(self.order_head.loss(
                 q['order'], key('order', 1), key('order', 2), order))
         return losses
+
+    @property
+    def accepts_two_views(self) -> bool:
+        """True when the losses read only q and k_same (MoCo v2 on frames:
+        the inter head alone with ``inter_keys='same_frame'``), so inputs
+        may carry two views of one frame instead of four."""
+        return self.key_views == (0, )
+
+    def _check_views(self, inputs: torch.Tensor) -> None:
+        """Inputs must be (B, 4, 3, H, W), or (B, 2, 3, H, W) when only
+        q and k_same are read; else a ValueError naming the config keys."""
+        views = inputs.shape[1] if inputs.dim() == 5 else None
+        if views == NUM_VIEWS or (views == TWO_VIEWS
+                                  and self.accepts_two_views):
+            return
+        if views == TWO_VIEWS:
+            raise ValueError(
+                f'SeCo got 2 views per sample (B, 2, 3, H, W) = '
+                f'{tuple(inputs.shape)}: one frame, as '
+                'SeCoSampleFrames(one_frame=True) samples, only fits MoCo v2 '
+                'on frames, but this model has active heads '
+                f'{self.active_heads} and model.inter_keys='
+                f'{self.inter_keys!r}. Either set model.intra_head=None, '
+                "model.order_head=None and model.inter_keys='same_frame', or "
+                'remove one_frame=True from the SeCoSampleFrames of '
+                'train_dataloader.dataset.pipeline (SeCo needs the frame '
+                'triplet and 4 views)')
+        raise ValueError(f'SeCo expects inputs (B, {NUM_VIEWS}, 3, H, W) '
+                         f'(or (B, {TWO_VIEWS}, 3, H, W) for MoCo v2 on '
+                         f'frames), got {tuple(inputs.shape)}')
 
     def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
         """mmengine's step, with the enqueue after the optimizer step.
