@@ -31,7 +31,7 @@ from ..utils.moco_init import load_moco_v2
 from ..utils.momentum_encoder import MomentumEncoder
 from ..utils.split_batch_norm import convert_split_bn, set_split_bn_groups
 
-__all__ = ['SeCo']
+__all__ = ['SeCo', 'active_heads']
 
 NUM_VIEWS = 4  # q, k_same, k_b, k_c
 TWO_VIEWS = 2  # q, k_same: one frame, MoCo v2 on frames
@@ -43,6 +43,12 @@ _VIEWS_OF = dict(inter=(0, 1, 2), intra=(0, 1, 2), order=(1, 2))
 def _is_active(head_cfg: Optional[dict]) -> bool:
     """A head is on unless its config is None or its loss_weight is 0."""
     return head_cfg is not None and head_cfg.get('loss_weight', 1.0) != 0
+
+
+def active_heads(model_cfg: dict) -> Tuple[str, ...]:
+    """The heads a SeCo model config turns on, in ``HEADS`` order (what
+    :attr:`SeCo.active_heads` will be), without building the model."""
+    return tuple(h for h in HEADS if _is_active(model_cfg.get(f'{h}_head')))
 
 
 @MODELS.register_module()
@@ -106,10 +112,9 @@ class SeCo(BaseModel):
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        head_cfgs = dict(inter=inter_head, intra=intra_head,
-                         order=order_head)
-        self.active_heads = tuple(h for h in HEADS
-                                  if _is_active(head_cfgs[h]))
+        head_cfgs = dict(inter_head=inter_head, intra_head=intra_head,
+                         order_head=order_head)
+        self.active_heads = active_heads(head_cfgs)
         _check_config(queue_len=queue_len, key_forward=key_forward,
                       split_bn_groups=split_bn_groups, inter_keys=inter_keys,
                       active=self.active_heads)
@@ -117,7 +122,7 @@ class SeCo(BaseModel):
         self.neck = MODELS.build(_neck_cfg(neck, self.active_heads))
         dim = _embedding_size(self.neck, feat_dim)
         for name in self.active_heads:
-            cfg = dict(head_cfgs[name])
+            cfg = dict(head_cfgs[f'{name}_head'])
             if name == 'order':
                 cfg = _order_head_cfg(cfg, dim)
             setattr(self, f'{name}_head', MODELS.build(cfg))
