@@ -14,8 +14,8 @@ For each config and each seed (``--seeds``, default 0 1), as subprocesses:
   2. export   tools/export_backbone.py epoch_<E>.pth backbone.pth (same dir)
   3. probe    tools/linear_probe.py, the paper's protocol only: frame-mean
               pooling, no feature scaling, linear SVM C = 1, train list ->
-              val list (8 frames, resize 72, centre crop 64 on the demo's
-              64 px clips, the sizes ``make demo`` probes with)
+              val list (8 frames, short side resized to 72, centre crop
+              64: the sizes ``make demo`` probes with)
 and a random-init backbone of the same depth per ``--random-seeds``
 (default: the training seeds), probed the same way. Results go to
 ``WORK/ablation.json`` and the markdown table ``WORK/ablation.md``
