@@ -17,20 +17,13 @@ import common  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 
 
 @pytest.fixture(autouse=True)
-def _restore_global_state():
-    """The scripts set torch / OpenCV threads and mmengine's log level."""
-    import logging
-    from mmengine.logging import MMLogger
-    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
-    logger = MMLogger.get_current_instance()
-    levels = [logger.level] + [h.level for h in logger.handlers]
+def _restore_opencv_threads():
+    """The data scripts set OpenCV's threads as a loader worker has them;
+    torch's threads and mmengine's log levels are restored by
+    tests/conftest.py."""
+    cv_threads = cv2.getNumThreads()
     yield
-    torch.set_num_threads(threads)
     cv2.setNumThreads(cv_threads)
-    logger = MMLogger.get_current_instance()
-    logger.setLevel(levels[0] if levels else logging.INFO)
-    for h, lv in zip(logger.handlers, levels[1:]):
-        h.setLevel(lv)
 
 
 @pytest.fixture(scope='module')
