@@ -64,7 +64,9 @@ def test_test_tool_refuses_a_pretraining_config(tmp_path):
 
 
 def test_dist_train_script_uses_torchrun():
-    text = open(osp.join(ROOT, 'tools', 'dist_train.sh')).read()
+    script = open(osp.join(ROOT, 'tools', 'dist_train.sh')).read()
+    assert 'source "$ROOT/tools/launch_common.sh"' in script
+    text = script + open(osp.join(ROOT, 'tools', 'launch_common.sh')).read()
     assert 'torch.distributed.run' in text and '--launcher pytorch' in text
 
 
