@@ -123,6 +123,7 @@ def test_bare_step_matches_the_plugin_step(preset):
     assert bare.ptr == int(model.queue_ptr) == 6
 
 
+@pytest.mark.slow  # the Runner loop and memory probe processes
 def test_bench_train_step_smoke(tmp_path):
     import bench_train_step
     res = bench_train_step.main([
@@ -193,6 +194,7 @@ def test_ddp_two_processes_run(tmp_path):
     assert res['world'] == 2 and len(res['times']) == 1
 
 
+@pytest.mark.slow  # DataLoader worker processes
 def test_bench_dataloader_smoke(gop_video, tmp_path):
     import bench_dataloader
     res = bench_dataloader.main([
@@ -226,6 +228,7 @@ def test_bench_tracking_smoke(tmp_path):
     assert res['sequences'] == ['Square']
 
 
+@pytest.mark.slow  # runs a benchmark script as a process
 def test_run_all_writes_the_summary(tmp_path):
     import run_all
     cmd = run_all.command('train_step', False, 'cuda', '/x.json')

@@ -54,6 +54,7 @@ def test_bad_launcher_and_dump_are_rejected():
         test_tool.parse_args([CFG, 'x.pth', '--dump', 'out.json'])
 
 
+@pytest.mark.slow  # tools/test.py as a process
 def test_test_tool_refuses_a_pretraining_config(tmp_path):
     out = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'test.py'), CFG, 'x.pth',
