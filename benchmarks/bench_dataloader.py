@@ -22,8 +22,9 @@ import time
 
 import numpy as np  # noqa: E402
 
-from common import (DEFAULT_OUT_DIR, add_common_args, environment,  # noqa
-                    markdown_table, recipe_view_pipeline, stats,
+from common import (DEFAULT_OUT_DIR, add_common_args,  # noqa: E402
+                    add_threads_arg, environment, markdown_table,
+                    recipe_view_pipeline, require_device, set_threads, stats,
                     write_json)
 from clips import resolve_clips  # noqa: E402
 
@@ -142,18 +143,16 @@ def main(argv=None):
     parser.add_argument('--keyframe-aware', action='store_true')
     parser.add_argument('--with-model', action='store_true',
                         help='run the demo R18 SeCo train step per batch')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch threads of the main (training) process')
+    add_threads_arg(parser,
+                    help='torch threads of the main (training) process')
     add_common_args(parser, 'dataloader')
     args = parser.parse_args(argv)
 
     import seco_mm  # noqa: F401
     import torch
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    require_device(args.device)
     cuda = args.device.startswith('cuda')
-    if cuda and not torch.cuda.is_available():
-        raise SystemExit('--device cuda given but CUDA is not available')
     clips = resolve_clips(args.clips)
     ann = write_list(clips.values(), args.samples)
     dataset = build_dataset(ann, args.crop, args.keyframe_aware)

@@ -30,8 +30,9 @@ import time
 
 import numpy as np  # noqa: E402
 
-from common import (add_common_args, environment, markdown_table,  # noqa
-                    quiet_mmengine, stats, write_json)
+from common import (add_common_args, add_threads_arg,  # noqa: E402
+                    bench_setup, environment, markdown_table, set_threads,
+                    stats, write_json)
 
 DEFAULT_LAYOUTS = ('1x2', '2x1', '1x1')  # processes x threads
 
@@ -44,8 +45,6 @@ def worker(args):
     from mmengine.model import MMDistributedDataParallel
     from train_utils import (build_model, make_batch, make_optim_wrapper,
                              model_cfg, PRESETS, sync)
-    quiet_mmengine()
-    torch.set_num_threads(args.threads)
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
     device = args.device
@@ -136,12 +135,10 @@ def _rss_mib():
 
 
 def queue_probe(queue_len, args):
-    import torch
     import seco_mm  # noqa: F401
     from train_utils import (build_model, make_batch, make_optim_wrapper,
                              mmengine_step, model_cfg)
-    quiet_mmengine()
-    torch.set_num_threads(args.threads or 1)
+    set_threads(args.threads or 1)
     batch = make_batch(args.queue_batch, args.queue_crop, real=False)
     rss0 = _rss_mib()
     cfg = model_cfg(args.preset, queue_len=queue_len)
@@ -243,8 +240,8 @@ def parse_args(argv=None):
     parser.add_argument('--queue-iters', type=int, default=5)
     parser.add_argument('--queue-batch', type=int, default=4)
     parser.add_argument('--queue-crop', type=int, default=64)
-    parser.add_argument('--threads', type=int, default=1,
-                        help='(worker / queue probe) torch threads')
+    add_threads_arg(parser, default=1,
+                    help='(worker / queue probe) torch threads')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--queue-probe', type=int, help=argparse.SUPPRESS)
     add_common_args(parser, 'scaling')
@@ -253,11 +250,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        return worker(args)
-    if args.queue_probe:
-        print('RESULT ' + json.dumps(queue_probe(args.queue_probe, args)))
-        return None
+    if args.worker or args.queue_probe:  # a child process: one measurement
+        with bench_setup(args):
+            if args.worker:
+                return worker(args)
+            print('RESULT ' + json.dumps(queue_probe(args.queue_probe, args)))
+            return None
     res = dict(benchmark='scaling', args=vars(args),
                env=environment(args.device))
     if args.layouts:

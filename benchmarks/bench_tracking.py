@@ -27,8 +27,9 @@ import time
 import numpy as np  # noqa: E402
 
 from clips import demo_root  # noqa: E402
-from common import (ROOT, add_common_args, environment,  # noqa: E402
-                    markdown_table, quiet_mmengine, stats, write_json)
+from common import (ROOT, add_common_args, add_threads_arg,  # noqa: E402
+                    bench_setup, environment, markdown_table, stats,
+                    write_json)
 
 CONFIGS = {
     'siamfc_r18_demo': 'configs/tracking/siamfc_r18_demo.py',
@@ -83,22 +84,24 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--max-frames', type=int, default=40,
                         help='frames per sequence to track (0 = all)')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads (0 = torch default)')
+    add_threads_arg(parser, default=1,
+                    help='torch threads (0 = torch default)')
     add_common_args(parser, 'tracking')
     args = parser.parse_args(argv)
+    with bench_setup(args):
+        out = measure(args)
+    print(out['markdown'])
+    write_json(out, args.json_out)
+    return out
 
+
+def measure(args) -> dict:
+    """Track the sequences with every config; fps figures and table."""
     import torch
-    import seco_mm  # noqa: F401
     from mmengine.registry import init_default_scope
     from seco_mm.tracking.apis import track_sequence
     from seco_mm.tracking.datasets.transforms import read_rgb
-    quiet_mmengine()
     init_default_scope('mmaction')
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device.startswith('cuda') and not torch.cuda.is_available():
-        raise SystemExit('--device cuda given but CUDA is not available')
     data_root = demo_otb(args.data)
     trackers, seqs = {}, None
     for name in args.configs:
@@ -144,8 +147,6 @@ def main(argv=None):
         'per second, median over sequences x repeats)\n\n' + markdown_table(
             ['tracker', 'track fps', 'IQR', 'OPE fps (with JPEG reading)'],
             rows))
-    print(out['markdown'])
-    write_json(out, args.json_out)
     return out
 
 

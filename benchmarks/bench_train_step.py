@@ -38,9 +38,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common import (DEFAULT_OUT_DIR, Timing, add_common_args,  # noqa: E402
+                    add_rounds_args, add_threads_arg, bench_setup,
                     environment, fmt_ratio, fmt_stat, interleave,
-                    markdown_table, quiet_mmengine, ratio_stats, stats,
-                    write_json)
+                    markdown_table, ratio_stats, stats, write_json)
 from train_utils import (PRESETS, build_model, channels_last_inputs,  # noqa
                          make_batch, make_optim_wrapper, mmengine_step,
                          model_cfg, peak_cuda_mib, sync)
@@ -372,8 +372,7 @@ def parse_args(argv=None):
                         help='override the config\'s queue length')
     parser.add_argument('--crop', type=int, default=None,
                         help='view size (default: the preset\'s)')
-    parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=1)
+    add_rounds_args(parser, rounds=5)
     parser.add_argument('--options', nargs='+', default=list(OPTIONS),
                         choices=list(OPTIONS))
     parser.add_argument('--probe-variants', nargs='*',
@@ -382,8 +381,7 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir',
                         default=osp.join(DEFAULT_OUT_DIR, 'runner_tmp'),
                         help='work dir of the Runner (logs only)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads (default: torch\'s)')
+    add_threads_arg(parser)
     parser.add_argument('--no-runner', action='store_true',
                         help='skip part 1 (overhead)')
     parser.add_argument('--probe', nargs=2, metavar=('PRESET', 'VARIANT'),
@@ -394,34 +392,16 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    quiet_mmengine()
-    if args.probe:
-        preset, variant = args.probe
-        print(json.dumps(probe(preset, variant, args.batch, args.queue_len,
-                               args.crop)))
-        return None
-    import seco_mm  # noqa: F401
-    if args.device.startswith('cuda') and not torch.cuda.is_available():
-        raise SystemExit('--device cuda given but CUDA is not available')
-    res = dict(benchmark='train_step', args=vars(args),
-               env=environment(args.device), presets={})
-    for preset in args.presets:
-        batch_size = args.batch or PRESETS[preset]['batch']
-        cfg = model_cfg(preset, queue_len=args.queue_len)
-        crop = args.crop or PRESETS[preset]['crop']
-        batch = make_batch(batch_size, crop)
-        print(f'[bench_train_step] {preset} batch {batch_size}', flush=True)
-        r = dict(batch=batch_size, crop=crop,
-                 queue_len=cfg['model']['queue_len'],
-                 parity=check_parity(cfg, batch, args.device))
-        r['overhead'] = (run_overhead(preset, cfg, batch, args)
-                         if not args.no_runner else None)
-        r['options'] = run_options(preset, cfg, batch, args)
-        if not args.device.startswith('cuda') and args.probe_variants:
-            r['memory'] = run_probes(preset, args)
-        res['presets'][preset] = r
+    with bench_setup(args):
+        if args.probe:  # a fresh process measuring one variant's memory
+            preset, variant = args.probe
+            print(json.dumps(probe(preset, variant, args.batch,
+                                   args.queue_len, args.crop)))
+            return None
+        res = dict(benchmark='train_step', args=vars(args),
+                   env=environment(args.device), presets={})
+        for preset in args.presets:
+            res['presets'][preset] = run_preset(preset, args)
     if args.no_runner:
         for r in res['presets'].values():
             r['overhead'] = dict(variants={})
@@ -429,6 +409,24 @@ def main(argv=None):
     print(res['markdown'])
     write_json(res, args.json_out)
     return res
+
+
+def run_preset(preset: str, args) -> dict:
+    """Parity, overhead, options and memory of one preset."""
+    batch_size = args.batch or PRESETS[preset]['batch']
+    cfg = model_cfg(preset, queue_len=args.queue_len)
+    crop = args.crop or PRESETS[preset]['crop']
+    batch = make_batch(batch_size, crop)
+    print(f'[bench_train_step] {preset} batch {batch_size}', flush=True)
+    r = dict(batch=batch_size, crop=crop,
+             queue_len=cfg['model']['queue_len'],
+             parity=check_parity(cfg, batch, args.device))
+    r['overhead'] = (run_overhead(preset, cfg, batch, args)
+                     if not args.no_runner else None)
+    r['options'] = run_options(preset, cfg, batch, args)
+    if not args.device.startswith('cuda') and args.probe_variants:
+        r['memory'] = run_probes(preset, args)
+    return r
 
 
 if __name__ == '__main__':

@@ -1,16 +1,19 @@
-"""Shared helpers of the benchmark scripts: timing, statistics, tables, I/O.
+"""Shared helpers of the benchmark scripts: timing, statistics, tables, I/O,
+and the command-line scaffolding every script repeats.
 
 Machines are noisy (other jobs share the cores), so every script measures the
 variants it compares *side by side in one run*: each round runs every variant
 once, in a rotated order, and ratios are taken per round (paired) before the
 median. Figures are medians with the inter-quartile range (IQR) as spread.
 """
+import logging
 import os
 import os.path as osp
 import platform
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -23,8 +26,9 @@ DEFAULT_OUT_DIR = osp.join(ROOT, 'work_dirs', 'bench')
 __all__ = [
     'ROOT', 'DEFAULT_OUT_DIR', 'Timing', 'interleave', 'stats', 'ratio_stats',
     'fmt_ms', 'fmt_stat', 'fmt_ratio', 'markdown_table', 'environment',
-    'write_json', 'max_rss_mib', 'add_common_args', 'worker_like_threads',
-    'quiet_mmengine', 'recipe_view_pipeline'
+    'write_json', 'max_rss_mib', 'add_common_args', 'add_rounds_args',
+    'add_threads_arg', 'set_threads', 'require_device', 'bench_setup',
+    'worker_like_threads', 'recipe_view_pipeline'
 ]
 
 RECIPE_DATA_CONFIG = osp.join(ROOT, 'configs', '_base_', 'datasets',
@@ -152,16 +156,6 @@ def worker_like_threads() -> None:
     torch.set_num_threads(1)
 
 
-def quiet_mmengine() -> None:
-    """Keep mmengine's INFO messages (weight-init reports) out of the tables."""
-    import logging
-    from mmengine.logging import MMLogger
-    MMLogger.get_instance('mmengine', log_level='WARNING')
-    MMLogger.get_current_instance().setLevel(logging.WARNING)
-    for handler in MMLogger.get_current_instance().handlers:
-        handler.setLevel(logging.WARNING)
-
-
 def max_rss_mib() -> float:
     """Peak resident set size of this process so far (MiB, Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -189,3 +183,54 @@ def add_common_args(parser, name: str, device: bool = True):
                             help='cpu or cuda[:i]; CUDA timings synchronise '
                             'before reading the clock')
     return parser
+
+
+THREADS_HELP = "torch intra-op threads (default: torch's)"
+
+
+def add_rounds_args(parser, rounds: int, warmup: Optional[int] = 1,
+                    help: Optional[str] = None):
+    """--rounds (timed rounds, default ``rounds``) and, unless ``warmup``
+    is None, --warmup (untimed rounds run first)."""
+    parser.add_argument('--rounds', type=int, default=rounds, help=help)
+    if warmup is not None:
+        parser.add_argument('--warmup', type=int, default=warmup,
+                            help='untimed rounds run first')
+    return parser
+
+
+def add_threads_arg(parser, default: Optional[int] = None,
+                    help: str = THREADS_HELP):
+    """--threads: torch intra-op threads; None or 0 keeps torch's."""
+    parser.add_argument('--threads', type=int, default=default, help=help)
+    return parser
+
+
+def set_threads(threads: Optional[int]) -> None:
+    """``torch.set_num_threads(threads)`` unless None or 0 (torch's)."""
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+
+
+def require_device(device: str) -> None:
+    """Exit with a message when ``--device cuda`` is asked for without
+    CUDA."""
+    if device.startswith('cuda'):
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit('--device cuda given but CUDA is not available')
+
+
+@contextmanager
+def bench_setup(args):
+    """What a benchmark's ``main`` runs inside: ``--threads`` (if the
+    script has it) applied to torch, ``--device`` (if it has it) checked,
+    and mmengine's console INFO records (weight-init reports) kept out of
+    the printed tables by :func:`seco_mm.utils.logging.quiet_mmengine`;
+    warnings and the script's own prints still show."""
+    from seco_mm.utils.logging import quiet_mmengine
+    set_threads(getattr(args, 'threads', None))
+    require_device(getattr(args, 'device', 'cpu'))
+    with quiet_mmengine(logging.WARNING, keep_prints=True):
+        yield

@@ -32,6 +32,7 @@ def _python(code):
                           text=True, timeout=120)
 
 
+@pytest.mark.slow  # fresh interpreters importing mmaction
 def test_defect1_missing_drn_is_real_and_patched():
     bare = _python('import mmaction.models')
     assert bare.returncode != 0
@@ -56,6 +57,7 @@ def _checkpoint_with_mmengine_objects(path):
                          'f': np.float32(0.5)}}, path)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_defect3_weights_only_load_is_real_and_allow_listed(tmp_path):
     path = str(tmp_path / 'ckpt.pth')
     _checkpoint_with_mmengine_objects(path)
@@ -75,6 +77,7 @@ def test_defect3_weights_only_load_is_real_and_allow_listed(tmp_path):
         torch.load(str(tmp_path / 'grab.pth'))
 
 
+@pytest.mark.slow  # trains with a Runner
 def test_defect3_real_runner_checkpoint_loads(tmp_path):
     """A checkpoint as mmengine's Runner writes it (HistoryBuffer pickles
     getattr(HistoryBuffer, 'min')) loads with weights_only=True."""
@@ -281,6 +284,7 @@ except TypeError as err:
 '''
 
 
+@pytest.mark.slow  # fresh interpreters importing mmaction
 def test_defect8_head_loss_of_bf16_scores_is_real_and_patched():
     # compat.py loaded on its own (not the seco_mm package, whose import
     # applies every fix): only the drn placeholder, so mmaction imports

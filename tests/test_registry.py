@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import pytest
 from mmaction.registry import DATASETS, HOOKS, MODELS, TRANSFORMS
 
 
@@ -17,6 +18,7 @@ def test_components_are_registered_in_mmaction_scope():
     assert MODELS.scope == 'mmaction'
 
 
+@pytest.mark.slow  # a fresh interpreter importing mmaction
 def test_custom_imports_in_a_config_register_everything(tmp_path):
     cfg = tmp_path / 'c.py'
     cfg.write_text("custom_imports = dict(imports=['seco_mm'], "

@@ -5,21 +5,11 @@
 # On CPU-only machines the processes use gloo (see seco_mm/compat.py).
 # Python: $PYTHON if set, else the project's .venv/bin/python if it exists
 # (what `make demo` / `make install` create), else `python` on the PATH.
+# The command line is built in tools/launch_common.sh.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-source "$ROOT/tools/find_python.sh"
+source "$ROOT/tools/launch_common.sh"
 
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+torchrun_tool "$GPUS" train.py "$CONFIG" --launcher pytorch "${@:3}"

@@ -127,7 +127,10 @@ def main(argv=None):
     adjusted = (fit_schedulers_to_run(cfg, original_length) +
                 allow_zero_workers(cfg))
     setup_distributed(cfg, args.launcher)
-    # reject impossible values (naming the key) before anything is built
+    # before anything is built: values no component of ours checks, and
+    # what needs the training set (which is built here, so a dataset's
+    # own argument checks run now too); the model's and hooks' checks
+    # run when the Runner builds them
     check_train_config(cfg)
     check_train_dataset(cfg)
     runner = build_runner(cfg)

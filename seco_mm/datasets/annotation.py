@@ -12,8 +12,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine import fileio
 
-__all__ = ['AnnotationError', 'read_list_lines', 'parse_video_list',
-           'parse_rawframe_list', 'scan_videos', 'VIDEO_EXTENSIONS']
+__all__ = ['AnnotationError', 'read_list_lines', 'iter_video_list',
+           'parse_video_list', 'parse_rawframe_list', 'scan_videos', 'VIDEO_EXTENSIONS']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.mpg',
                     '.mpeg', '.flv')
@@ -25,7 +25,7 @@ class AnnotationError(ValueError):
     """A malformed annotation line; names the file and 1-based line number."""
 
     def __init__(self, path: str, lineno: int, reason: str):
-        self.path, self.lineno = path, lineno
+        self.path, self.lineno, self.reason = path, lineno, reason
         super().__init__(f'{path}:{lineno}: {reason}')
 
 
@@ -71,6 +71,18 @@ def _labels(ann_file: str, lineno: int, fields: Sequence[str]):
     return labels[0] if len(labels) == 1 else labels
 
 
+def iter_video_list(ann_file: str, backend_args: Optional[dict] = None
+                    ) -> Iterator[Tuple[int, dict]]:
+    """:func:`parse_video_list` entry by entry, with the 1-based line
+    number of each: ``(lineno, dict(filename=...[, label=...]))``, for
+    callers whose own checks of an entry must name its line."""
+    for lineno, fields in read_list_lines(ann_file, backend_args):
+        item = dict(filename=fields[0])
+        if len(fields) > 1:
+            item['label'] = _labels(ann_file, lineno, fields[1:])
+        yield lineno, item
+
+
 def parse_video_list(ann_file: str, backend_args: Optional[dict] = None
                      ) -> List[dict]:
     """Parse ``relative/path.mp4 [label ...]`` lines; blank lines skipped.
@@ -84,13 +96,7 @@ def parse_video_list(ann_file: str, backend_args: Optional[dict] = None
         AnnotationError: naming ``ann_file`` and the line.
         FileNotFoundError: if ``ann_file`` does not exist.
     """
-    items = []
-    for lineno, fields in read_list_lines(ann_file, backend_args):
-        item = dict(filename=fields[0])
-        if len(fields) > 1:
-            item['label'] = _labels(ann_file, lineno, fields[1:])
-        items.append(item)
-    return items
+    return [item for _, item in iter_video_list(ann_file, backend_args)]
 
 
 def parse_rawframe_list(ann_file: str, backend_args: Optional[dict] = None

@@ -1,13 +1,21 @@
 """Reject impossible training configs before the Runner is built.
 
-The model, heads and hooks check their own arguments when built; this
-module checks the same values up front with the full config key in the
-message (``model.inter_head.temperature``), plus what only the whole config
-and the training set together know (:func:`check_train_dataset`): a batch
-larger than the training set with ``drop_last`` gives zero iterations per
-epoch; without ``drop_last`` a last batch of one clip crashes SeCo's
-BatchNorm at the end of the epoch; a label outside the classifier's ``num_classes``
-crashes the loss mid-epoch.
+Each value is checked in one place. The components of this package check
+their own arguments when they are built, naming the key: SeCo
+(``model.queue_len``, ``model.feat_dim``), its heads
+(``model.inter_head.temperature``, ``...loss_weight``), the datasets
+(``SeCoVideoDataset.max_bad_fraction``) and hooks
+(``SeCoMomentumHook.momentum``, ``SeCoNonFiniteLossHook.action``);
+tools/train.py builds the training set before the Runner
+(:func:`check_train_dataset`), so dataset errors come before anything is
+written. This module keeps only what no component of ours checks with the
+key in the message: :func:`check_train_config` for the values read by
+PyTorch and mmengine (batch size, workers, learning rate, run length), and
+what only the whole config and the training set together know
+(:func:`check_train_dataset`): a batch larger than the training set with
+``drop_last`` gives zero iterations per epoch; without ``drop_last`` a last
+batch of one clip crashes SeCo's BatchNorm at the end of the epoch; a label
+outside the classifier's ``num_classes`` crashes the loss mid-epoch.
 """
 import copy
 import math
@@ -53,72 +61,29 @@ def _positive_int(cfg, key: str) -> None:
         raise ConfigError(key, value, 'must be a positive int')
 
 
-def _check_number(cfg, key: str, low=None, high=None,
-                  low_open=False) -> None:
+def _positive_number(cfg, key: str) -> None:
     value = _get(cfg, key)
-    if value is None:
-        return
-    ok = _is_real(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        if high is not None:
-            bounds = f' in [{low}, {high}]'
-        elif low is not None:
-            bounds = f" {'>' if low_open else '>='} {low}"
-        else:
-            bounds = ''
-        raise ConfigError(key, value, f'must be a finite number{bounds}')
-
-
-def _check_hooks(cfg) -> None:
-    hooks = list(cfg.get('custom_hooks') or [])
-    hooks += [dict(h, _name=n) for n, h in
-              (cfg.get('default_hooks') or {}).items() if h]
-    for i, hook in enumerate(hooks):
-        name = hook.get('_name')
-        key = f'default_hooks.{name}' if name else f'custom_hooks[{i}]'
-        if hook.get('type') == 'SeCoMomentumHook':
-            value = hook.get('momentum', 0.999)
-            if not (_is_real(value) and 0.0 <= value <= 1.0):
-                raise ConfigError(f'{key}.momentum', value,
-                                  'must be a number in [0, 1]')
-        if hook.get('type') == 'SeCoNonFiniteLossHook':
-            action = hook.get('action', 'stop')
-            if action not in ('stop', 'skip'):
-                raise ConfigError(f'{key}.action', action,
-                                  "must be 'stop' or 'skip'")
+    if value is not None and not (_is_real(value) and value > 0):
+        raise ConfigError(key, value, 'must be a finite number > 0')
 
 
 def check_train_config(cfg) -> None:
-    """Check a SeCo training config; raise :class:`ConfigError` naming the key.
+    """Check the values PyTorch and mmengine read without naming the key;
+    raise :class:`ConfigError` naming it.
 
-    Checks types and ranges of the values a typo most often breaks: batch
-    size and workers, SeCo's queue, embedding size, temperatures, loss
-    weights, EMA momentum, learning rate, epochs/iterations and the bad
-    sample limit. Values absent from the config are left to their defaults.
+    Batch size and workers (the DataLoader), learning rate (the optimizer,
+    which accepts 0 and NaN), epochs/iterations (the train loop). Values
+    absent from the config are left to their defaults; the model's, the
+    datasets' and the hooks' own arguments are checked when they are built.
     """
     _positive_int(cfg, 'train_dataloader.batch_size')
     workers = _get(cfg, 'train_dataloader.num_workers')
     if workers is not None and not (_is_int(workers) and workers >= 0):
         raise ConfigError('train_dataloader.num_workers', workers,
                           'must be an int >= 0')
-    if _get(cfg, 'model.type') == 'SeCo':
-        _positive_int(cfg, 'model.queue_len')
-        _positive_int(cfg, 'model.feat_dim')
-        for head in ('inter_head', 'intra_head'):
-            _check_number(cfg, f'model.{head}.temperature', 0.0,
-                          low_open=True)
-        for head in ('inter_head', 'intra_head', 'order_head'):
-            _check_number(cfg, f'model.{head}.loss_weight', 0.0)
-    _check_number(cfg, 'optim_wrapper.optimizer.lr', 0.0, low_open=True)
+    _positive_number(cfg, 'optim_wrapper.optimizer.lr')
     _positive_int(cfg, 'train_cfg.max_epochs')
     _positive_int(cfg, 'train_cfg.max_iters')
-    _check_number(cfg, 'train_dataloader.dataset.max_bad_fraction', 0.0, 1.0)
-    _positive_int(cfg, 'train_dataloader.dataset.bad_check_min_samples')
-    _check_hooks(cfg)
 
 
 def check_batch_fits_dataset(cfg, dataset_len: int = None) -> int:
@@ -140,12 +105,9 @@ def check_batch_fits_dataset(cfg, dataset_len: int = None) -> int:
     if dataset_len is None:
         dataset_len = len(_build_train_dataset(cfg))
     batch = loader.get('batch_size', 1)
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    per_rank = dataset_len // world
-    if loader.get('drop_last', False) and batch > per_rank:
-        where = (f'{dataset_len} samples' if world == 1 else
-                 f'{per_rank} samples per process ({dataset_len} over '
-                 f'{world} processes)')
+    per_rank = dataset_len // _world_size()  # the sampler drops the rest
+    if batch > per_rank:
+        where = _samples_per_process(per_rank, dataset_len)
         raise ConfigError(
             'train_dataloader.batch_size', batch,
             f'is larger than the training set ({where}) while drop_last=True,'
@@ -163,6 +125,15 @@ def _build_train_dataset(cfg):
 
 def _world_size() -> int:
     return int(os.environ.get('WORLD_SIZE', '1'))
+
+
+def _samples_per_process(per_rank: int, dataset_len: int) -> str:
+    """How the error messages say what one process samples."""
+    world = _world_size()
+    if world == 1:
+        return f'{dataset_len} samples'
+    return (f'{per_rank} samples per process ({dataset_len} over {world} '
+            'processes)')
 
 
 def check_last_batch(cfg, dataset_len: int) -> None:
@@ -187,12 +158,9 @@ def check_last_batch(cfg, dataset_len: int) -> None:
     if _get(cfg, 'model.type') != 'SeCo' or loader.get(
             'drop_last', False) or not _is_int(batch) or batch < 2:
         return
-    world = _world_size()
-    per_rank = -(-dataset_len // world)
+    per_rank = -(-dataset_len // _world_size())  # the sampler pads
     if per_rank % batch == 1:
-        where = (f'{dataset_len} samples' if world == 1 else
-                 f'{per_rank} samples per process ({dataset_len} over '
-                 f'{world} processes)')
+        where = _samples_per_process(per_rank, dataset_len)
         raise ConfigError(
             'train_dataloader.drop_last', False,
             f'with train_dataloader.batch_size={batch} and {where} leaves a '

@@ -20,12 +20,14 @@ import re
 from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
+from mmaction.datasets import VideoDataset
 from mmcv.transforms import BaseTransform
 
+from seco_mm.datasets.annotation import AnnotationError, iter_video_list
 from seco_mm.datasets.transforms.video_reader import VideoReadError
 
 __all__ = ['BadVideo', 'CheckCropFits', 'ProbeVideoDataset',
-           'build_probe_dataset', 'check_list', 'list_overlap']
+           'build_probe_dataset', 'read_probe_list', 'list_overlap']
 
 
 class BadVideo(NamedTuple):
@@ -122,23 +124,62 @@ class ProbeVideoDataset:
             return idx, BadVideo(idx, self.path(idx), _one_line(err))
 
 
-def check_list(list_file: str, data_prefix: str) -> None:
-    """Fail early, naming file and line, on a bad mmaction2 video list."""
-    if not osp.isfile(list_file):
-        raise FileNotFoundError(f'annotation list {list_file} does not exist')
-    with open(list_file) as f:
-        for num, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
-                raise ValueError(f'{list_file}:{num}: expected '
-                                 f'"<relative/path.mp4> <int label>", got '
-                                 f'{line.strip()!r}')
-            if not osp.isfile(osp.join(data_prefix, parts[0])):
-                raise FileNotFoundError(
-                    f'{list_file}:{num}: video {parts[0]!r} not found under '
-                    f'{data_prefix}')
+LINE_FORMAT = '"<relative/path.mp4> <int label>"'
+
+
+def _list_entries(list_file: str):
+    """``(lineno, item)`` from the project's list reader, whose errors
+    (``file:line: reason``) also say what a probe line must be."""
+    try:
+        yield from iter_video_list(list_file)
+    except AnnotationError as err:
+        raise AnnotationError(err.path, err.lineno,
+                              f'{err.reason}; expected {LINE_FORMAT}'
+                              ) from None
+
+
+def read_probe_list(list_file: str, data_prefix: str) -> List[dict]:
+    """The probe's video list, checked before anything is decoded.
+
+    Read by :func:`seco_mm.datasets.annotation.iter_video_list` (UTF-8, a
+    byte-order mark dropped); every line must hold a path and one integer
+    label, and the video must exist under ``data_prefix``.
+
+    Returns:
+        list[dict]: ``dict(filename=<data_prefix>/<path>, label=int)`` per
+        line, as mmaction2's ``VideoDataset`` lists them.
+    Raises:
+        AnnotationError: ``list_file:line: ...`` for a malformed line.
+        FileNotFoundError: the list, or (``list_file:line: ...``) a video,
+            does not exist.
+    """
+    entries = []
+    for num, item in _list_entries(list_file):
+        label = item.get('label')
+        if not isinstance(label, int):
+            got = 'no label' if label is None else f'labels {label}'
+            raise AnnotationError(list_file, num, f'expected {LINE_FORMAT}, '
+                                  f'got {item["filename"]!r} with {got}')
+        path = osp.join(data_prefix, item['filename'])
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{list_file}:{num}: video {item["filename"]!r} not found '
+                f'under {data_prefix}')
+        entries.append(dict(filename=path, label=label))
+    return entries
+
+
+class _ListedVideoDataset(VideoDataset):
+    """mmaction2's ``VideoDataset`` over entries already read by
+    :func:`read_probe_list` (the list is read once, BOM-safe, instead of
+    again by mmaction2's own reader)."""
+
+    def __init__(self, entries: List[dict], **kwargs):
+        self._entries = entries
+        super().__init__(**kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        return [dict(e) for e in self._entries]
 
 
 def build_probe_dataset(list_file: str, data_prefix: str, num_frames: int,
@@ -153,14 +194,13 @@ def build_probe_dataset(list_file: str, data_prefix: str, num_frames: int,
     Raises:
         ValueError: ``resize`` smaller than ``crop_size`` (no video could fit).
     """
-    from mmaction.datasets import VideoDataset
     from mmengine.registry import DefaultScope
 
     if resize and resize < crop_size:
         raise ValueError(f'--crop-size {crop_size} is larger than the short '
                          f'side --resize {resize}: no frame could hold the '
                          'crop')
-    check_list(list_file, data_prefix)
+    entries = read_probe_list(list_file, data_prefix)
     pipeline = [
         dict(type='DecordInit', io_backend='disk'),
         dict(type='SampleFrames', clip_len=1, frame_interval=1,
@@ -176,9 +216,9 @@ def build_probe_dataset(list_file: str, data_prefix: str, num_frames: int,
         dict(type='PackActionInputs'),
     ]
     with DefaultScope.overwrite_default_scope('mmaction'):
-        dataset = VideoDataset(ann_file=list_file,
-                               data_prefix=dict(video=data_prefix),
-                               pipeline=pipeline, test_mode=True)
+        dataset = _ListedVideoDataset(entries, ann_file=list_file,
+                                      data_prefix=dict(video=data_prefix),
+                                      pipeline=pipeline, test_mode=True)
     return ProbeVideoDataset(dataset)
 
 

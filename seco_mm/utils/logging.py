@@ -105,7 +105,8 @@ def quiet_console(logger=None, progress: bool = True) -> None:
 
 
 @contextmanager
-def quiet_mmengine(level: int = logging.ERROR, logger=None):
+def quiet_mmengine(level: int = logging.ERROR, logger=None,
+                   keep_prints: bool = False):
     """Silence mmengine's console output (init reports, checkpoint prints)
     inside the block; log files and progress bars are unaffected.
 
@@ -114,6 +115,9 @@ def quiet_mmengine(level: int = logging.ERROR, logger=None):
             above inside the block. Default: ``logging.ERROR``.
         logger: an ``MMLogger`` to quiet besides the ``mmengine`` one.
             Default: mmengine's current logger.
+        keep_prints (bool): leave stdout alone (scripts whose own output
+            is printed inside the block, e.g. the benchmarks); only the
+            log records are held back then.
     """
     handlers = [h for lg in _mmengine_loggers(logger)
                 for h in _console_handlers(lg)]
@@ -121,8 +125,11 @@ def quiet_mmengine(level: int = logging.ERROR, logger=None):
     for h in handlers:
         h.setLevel(max(level, h.level))
     try:
-        with open(os.devnull, 'w') as devnull, redirect_stdout(devnull):
+        if keep_prints:
             yield
+        else:
+            with open(os.devnull, 'w') as devnull, redirect_stdout(devnull):
+                yield
     finally:
         for h, lvl in zip(handlers, old):
             h.setLevel(lvl)

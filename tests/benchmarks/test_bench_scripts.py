@@ -17,20 +17,13 @@ import common  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 
 
 @pytest.fixture(autouse=True)
-def _restore_global_state():
-    """The scripts set torch / OpenCV threads and mmengine's log level."""
-    import logging
-    from mmengine.logging import MMLogger
-    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
-    logger = MMLogger.get_current_instance()
-    levels = [logger.level] + [h.level for h in logger.handlers]
+def _restore_opencv_threads():
+    """The data scripts set OpenCV's threads as a loader worker has them;
+    torch's threads and mmengine's log levels are restored by
+    tests/conftest.py."""
+    cv_threads = cv2.getNumThreads()
     yield
-    torch.set_num_threads(threads)
     cv2.setNumThreads(cv_threads)
-    logger = MMLogger.get_current_instance()
-    logger.setLevel(levels[0] if levels else logging.INFO)
-    for h, lv in zip(logger.handlers, levels[1:]):
-        h.setLevel(lv)
 
 
 @pytest.fixture(scope='module')
@@ -130,6 +123,7 @@ def test_bare_step_matches_the_plugin_step(preset):
     assert bare.ptr == int(model.queue_ptr) == 6
 
 
+@pytest.mark.slow  # the Runner loop and memory probe processes
 def test_bench_train_step_smoke(tmp_path):
     import bench_train_step
     res = bench_train_step.main([
@@ -200,6 +194,7 @@ def test_ddp_two_processes_run(tmp_path):
     assert res['world'] == 2 and len(res['times']) == 1
 
 
+@pytest.mark.slow  # DataLoader worker processes
 def test_bench_dataloader_smoke(gop_video, tmp_path):
     import bench_dataloader
     res = bench_dataloader.main([
@@ -233,6 +228,7 @@ def test_bench_tracking_smoke(tmp_path):
     assert res['sequences'] == ['Square']
 
 
+@pytest.mark.slow  # runs a benchmark script as a process
 def test_run_all_writes_the_summary(tmp_path):
     import run_all
     cmd = run_all.command('train_step', False, 'cuda', '/x.json')

@@ -48,21 +48,32 @@ def pool():
 
 
 @pytest.fixture(scope='module')
-def demo_sets(tmp_path_factory, pool):
-    """Three tiny sets: seed 0 (1 worker), seed 0 again (2 workers), seed 1.
+def demo_set(tmp_path_factory):
+    """Seed 0, one worker; decodes the source clips itself."""
+    out = tmp_path_factory.mktemp('demo') / 'a'
+    generate_demo_data(_config(out))
+    return out
 
-    The first decodes the source clips itself, the others reuse ``pool``.
-    """
-    root = tmp_path_factory.mktemp('demo')
-    a, b, c = root / 'a', root / 'b', root / 'c'
-    generate_demo_data(_config(a))
-    generate_demo_data(_config(b, workers=2), pool=pool)
-    # seed 1 is written twice into one folder: first larger, then the real
-    # size, so the second run must clear the first run's extra clips
-    generate_demo_data(
-        _config(c, seed=1, num_train=3 * NUM_CLASSES), pool=pool)
-    generate_demo_data(_config(c, seed=1), pool=pool)
-    return a, b, c
+
+@pytest.fixture(scope='module')
+def demo_set_two_workers(tmp_path_factory, pool):
+    """Seed 0 again, with 2 worker processes."""
+    out = tmp_path_factory.mktemp('demo') / 'b'
+    generate_demo_data(_config(out, workers=2), pool=pool)
+    return out
+
+
+@pytest.fixture(scope='module')
+def demo_set_seed1(tmp_path_factory, pool):
+    """Seed 1, written twice into one folder: first a larger set (fewer,
+    the fewest allowed, frames: only its file count matters), then the real
+    one, so the second run must clear the first run's extra clips."""
+    out = tmp_path_factory.mktemp('demo') / 'c'
+    first = _config(out, seed=1, num_train=3 * NUM_CLASSES)
+    first.frames, first.num_tracking_frames = 8, 10
+    generate_demo_data(first, pool=pool)
+    generate_demo_data(_config(out, seed=1), pool=pool)
+    return out
 
 
 def _lines(path):
@@ -96,8 +107,8 @@ def test_class_names_and_labels():
         decode_label(NUM_CLASSES)
 
 
-def test_layout_balance_and_label_range(demo_sets):
-    out = demo_sets[0]
+def test_layout_balance_and_label_range(demo_set):
+    out = demo_set
     assert _lines(out / 'classes.txt') == class_names()
     seen = set()
     for split, per_class in (('train', 2), ('val', 1)):
@@ -118,10 +129,10 @@ def test_layout_balance_and_label_range(demo_sets):
     assert sum(f.endswith('.mp4') for f in _files(out)) == len(seen)
 
 
-def test_mmaction_videodataset_and_decord(demo_sets):
+def test_mmaction_videodataset_and_decord(demo_set):
     from mmaction.datasets import VideoDataset
 
-    out = demo_sets[0]
+    out = demo_set
     for split in ('train', 'val'):
         dataset = VideoDataset(
             ann_file=str(out / f'{split}.txt'),
@@ -137,8 +148,9 @@ def test_mmaction_videodataset_and_decord(demo_sets):
             assert reader[0].shape == (SIZE, SIZE, 3)
 
 
-def test_same_seed_gives_identical_files(demo_sets):
-    a, b, _ = demo_sets
+@pytest.mark.slow  # worker processes
+def test_same_seed_gives_identical_files(demo_set, demo_set_two_workers):
+    a, b = demo_set, demo_set_two_workers
     files = _files(a)
     assert files == _files(b)
     # every file is byte-identical: annotations, meta, mp4 and JPEG alike
@@ -150,8 +162,8 @@ def test_same_seed_gives_identical_files(demo_sets):
         _decode(a / 'videos' / rel), _decode(b / 'videos' / rel))
 
 
-def test_different_seed_differs(demo_sets):
-    a, _, c = demo_sets
+def test_different_seed_differs(demo_set, demo_set_seed1):
+    a, c = demo_set, demo_set_seed1
     # same layout and labels (labels cycle through classes) ...
     assert _lines(a / 'train.txt') == _lines(c / 'train.txt')
     # ... but other pixels and other tracks
@@ -164,14 +176,14 @@ def test_different_seed_differs(demo_sets):
         assert _lines(a / gt) != _lines(c / gt)
 
 
-def test_rerun_clears_previous_set(demo_sets):
-    c = demo_sets[2]
+def test_rerun_clears_previous_set(demo_set_seed1):
+    c = demo_set_seed1
     videos = [f for f in _files(c) if f.endswith('.mp4')]
     assert len(videos) == 3 * NUM_CLASSES  # not 4 * 9 from the first run
 
 
-def test_otb_layout_parses(demo_sets):
-    otb = demo_sets[0] / 'otb'
+def test_otb_layout_parses(demo_set):
+    otb = demo_set / 'otb'
     lines = _lines(otb / 'otb100_infos.txt')
     assert not lines[0].split(',')[0].endswith('/img')  # comment line
     assert len(lines) == 1 + len(SEQUENCE_NAMES)
@@ -191,9 +203,9 @@ def test_otb_layout_parses(demo_sets):
         assert (x - 1 + w <= SIZE).all() and (y - 1 + h <= SIZE).all()
 
 
-def test_written_tracks_match_the_renderer(demo_sets, pool):
+def test_written_tracks_match_the_renderer(demo_set, pool):
     """Files hold what the renderer drew (boxes 1-based, JPEG lossy)."""
-    otb = demo_sets[0] / 'otb'
+    otb = demo_set / 'otb'
     for index, name in enumerate(SEQUENCE_NAMES):
         seq = render_sequence(pool, name, np.random.default_rng([0, 2, index]),
                               SIZE, TRACK_FRAMES)

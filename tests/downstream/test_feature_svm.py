@@ -84,6 +84,8 @@ def test_features_match_manual_computation(tiny_videos):
     ('class0/train_0.mp4', 'expected'),
     ('class0/train_0.mp4 zero', 'expected'),
     ('class0/nope.mp4 0', 'not found'),
+    ('class0/train_0.mp4 0 1', 'expected'),
+    ('class0/train_0.mp4 -1', 'negative label.*expected'),
 ])
 def test_bad_list_names_line(tiny_videos, tmp_path, line, error):
     root = tiny_videos[2]
@@ -92,6 +94,23 @@ def test_bad_list_names_line(tiny_videos, tmp_path, line, error):
     with pytest.raises((ValueError, FileNotFoundError),
                        match=f'list.txt:2: .*{error}'):
         build_probe_dataset(str(path), root, num_frames=2, crop_size=32)
+
+
+def test_list_with_byte_order_mark_is_read_once_without_it(tiny_videos,
+                                                           tmp_path):
+    root = tiny_videos[2]
+    path = tmp_path / 'bom.txt'
+    path.write_bytes(b'\xef\xbb\xbfclass0/train_1.mp4 0\r\n'
+                     b'class0/train_0.mp4 1\r\n')
+    ds = build_probe_dataset(str(path), root, num_frames=2, crop_size=32)
+    assert [ds.path(i) for i in range(len(ds))] == [
+        f'{root}/class0/train_1.mp4', f'{root}/class0/train_0.mp4']
+    assert ds.labels().tolist() == [0, 1]
+    idx, sample = ds[0]  # the first video decodes (its path has no BOM)
+    assert idx == 0 and tuple(sample['inputs'].shape) == (2, 3, 32, 32)
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        build_probe_dataset(str(tmp_path / 'missing.txt'), root,
+                            num_frames=2, crop_size=32)
 
 
 def test_backbone_from_checkpoint_and_errors(fake_seco_ckpt, tmp_path):

@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 from tests.e2e.runner_utils import tiny_runner_cfg
 
 
+@pytest.mark.slow  # builds a Runner and trains 12 steps
 def test_training_steps_reduce_the_total_loss(tiny_video_dir, tmp_path):
     """Optimisation works: steps on one batch of real views reduce the sum of
     the three losses. The queue is frozen here: its filling with real keys is
@@ -41,6 +42,7 @@ def _run(cfg):
     return runner
 
 
+@pytest.mark.slow  # trains two epochs with the Runner
 def test_resume_restores_queue_ema_optimizer_and_iteration(tiny_video_dir,
                                                            tmp_path):
     cfg = tiny_runner_cfg(tiny_video_dir, tmp_path / 'a', max_epochs=2)
@@ -72,6 +74,7 @@ def test_resume_restores_queue_ema_optimizer_and_iteration(tiny_video_dir,
     assert lr_now == pytest.approx(ckpt['optimizer']['param_groups'][0]['lr'])
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_ddp_two_processes_on_cpu_gather_keys_into_one_queue(tiny_video_dir,
                                                              tmp_path):
     """torchrun, 2 processes, gloo: 2 iterations; the queue receives the keys

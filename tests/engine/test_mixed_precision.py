@@ -189,6 +189,7 @@ N_STEPS, REL_TOL, MEAN_TOL = 8, 0.03, 0.03
 TERMS = ('loss', 'loss_inter', 'loss_intra', 'loss_order')
 
 
+@pytest.mark.slow  # trains two models side by side
 def test_bf16_training_tracks_fp32_losses():
     # 64 px, batch 8: at 32 px ResNet-18's last stage is 1x1 and train-mode
     # BN over 4 values amplifies any rounding (bf16 backbone features then

@@ -65,9 +65,10 @@ def test_cosine_schedule_goes_from_m0_to_one():
     assert const.momentum_at(77, 100) == 0.999
 
 
-@pytest.mark.parametrize('m', [-0.1, 1.5])
+@pytest.mark.parametrize('m', [-0.1, 1.5, float('nan'), '0.99', True])
 def test_momentum_outside_unit_interval_is_rejected(m):
-    with pytest.raises(ValueError, match='momentum'):
+    with pytest.raises(ValueError, match=r'SeCoMomentumHook\.momentum must '
+                       r'be in \[0, 1\]'):
         HOOKS.build(dict(type='SeCoMomentumHook', momentum=m))
 
 

@@ -98,6 +98,7 @@ def test_amp_and_channels_last_features_close_to_fp32(tiny_videos):
     assert cos.min() > 0.999
 
 
+@pytest.mark.slow  # DataLoader worker processes
 def test_workers_and_amp_recorded_and_cached_apart(tiny_videos, tmp_path):
     train_list, val_list, root = tiny_videos
     backbones = {'r': build_probe_backbone(None, depth=18, seed=0)}

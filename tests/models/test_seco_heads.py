@@ -78,3 +78,24 @@ def test_loss_weights_scale_losses():
 def test_non_positive_temperature_is_rejected(head):
     with pytest.raises(ValueError, match='temperature'):
         head(temperature=0.0)
+
+
+@pytest.mark.parametrize('head, key', [(InterFrameHead, 'model.inter_head'),
+                                       (IntraFrameHead, 'model.intra_head')])
+@pytest.mark.parametrize('temperature', [float('nan'), float('inf'), '0.1'])
+def test_non_finite_temperature_is_rejected_naming_the_key(
+        head, key, temperature):
+    with pytest.raises(ValueError, match=rf'{key}\.temperature must be a '
+                       rf'finite number > 0, got {temperature!r}'):
+        head(temperature=temperature)
+
+
+@pytest.mark.parametrize('head, key', [(InterFrameHead, 'model.inter_head'),
+                                       (IntraFrameHead, 'model.intra_head'),
+                                       (OrderHead, 'model.order_head')])
+def test_bad_loss_weight_is_rejected_naming_the_key(head, key):
+    for weight in (-0.5, float('nan'), True):
+        with pytest.raises(ValueError, match=rf'{key}\.loss_weight must be a'
+                           ' finite number >= 0'):
+            head(loss_weight=weight)
+    assert head(loss_weight=0.0).loss_weight == 0.0

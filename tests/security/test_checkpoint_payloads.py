@@ -148,6 +148,7 @@ def test_remote_download_is_cached_per_url(tmp_path, http_root):
     assert download_checkpoint(f'{url}/a.pth?v=2') != path  # own entry
 
 
+@pytest.mark.slow  # runs tools/test.py (a Runner) end to end
 def test_test_tool_with_remote_checkpoint(tmp_path, http_root, tiny_video_dir):
     www, url = http_root
     marker = tmp_path / 'pwned'
@@ -243,6 +244,7 @@ def test_unsupported_and_refused_schemes(tmp_path):
         load_checkpoint_file('open-mmlab://nope')
 
 
+@pytest.mark.slow  # a fresh interpreter importing mmengine
 def test_mmengine_http_loader_unpickles_without_seco_mm(tmp_path, http_root):
     """The upstream defect is real: mmengine 0.10.7 alone runs the payload of
     a remote checkpoint (if this fails, upstream fixed it)."""

@@ -3,6 +3,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -17,6 +19,7 @@ def _probe(tiny_video_dir, work_dir, *extra):
                           cwd=ROOT)
 
 
+@pytest.mark.slow  # two tools/linear_probe.py processes
 def test_probe_console_has_no_init_report_or_deprecation_notices(
         tiny_video_dir, tmp_path):
     out = _probe(tiny_video_dir, tmp_path / 'a')

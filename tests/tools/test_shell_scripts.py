@@ -18,7 +18,7 @@ def _fake_repo(tmp_path, with_venv):
     """A copy of tools/*.sh whose python / srun print their arguments."""
     repo = tmp_path / 'repo'
     (repo / 'tools').mkdir(parents=True)
-    for name in (*SCRIPTS, 'find_python.sh'):
+    for name in (*SCRIPTS, 'launch_common.sh', 'find_python.sh'):
         shutil.copy(osp.join(ROOT, 'tools', name), repo / 'tools' / name)
     echo = '#!/bin/sh\necho "$0" "$@"\n'
     fakes = [tmp_path / 'bin' / 'srun']

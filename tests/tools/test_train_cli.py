@@ -54,6 +54,7 @@ def test_bad_launcher_and_dump_are_rejected():
         test_tool.parse_args([CFG, 'x.pth', '--dump', 'out.json'])
 
 
+@pytest.mark.slow  # tools/test.py as a process
 def test_test_tool_refuses_a_pretraining_config(tmp_path):
     out = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'test.py'), CFG, 'x.pth',
@@ -64,7 +65,9 @@ def test_test_tool_refuses_a_pretraining_config(tmp_path):
 
 
 def test_dist_train_script_uses_torchrun():
-    text = open(osp.join(ROOT, 'tools', 'dist_train.sh')).read()
+    script = open(osp.join(ROOT, 'tools', 'dist_train.sh')).read()
+    assert 'source "$ROOT/tools/launch_common.sh"' in script
+    text = script + open(osp.join(ROOT, 'tools', 'launch_common.sh')).read()
     assert 'torch.distributed.run' in text and '--launcher pytorch' in text
 
 

@@ -1,6 +1,6 @@
-"""Fixtures of the tracking tests (helpers live in trk_helpers.py)."""
+"""Fixtures of the tracking tests (helpers live in trk_helpers.py; one
+torch thread per test comes from tests/conftest.py)."""
 import pytest
-import torch
 from trk_helpers import make_sequence, write_info_file
 
 
@@ -15,12 +15,3 @@ def synthetic_otb(tmp_path):
                             len(b)) for n, b in boxes.items()])
     return root, boxes
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """The tracking tests run small tensors; one thread avoids OpenMP
-    oversubscription when other jobs share the 2 cores (restored after)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)

@@ -32,6 +32,7 @@ def data(tmp_path_factory):
     return dict(tmp=tmp, test=test_root, train=train_root, backbone=backbone)
 
 
+@pytest.mark.slow  # trains the tracker with the Runner
 def test_eval_with_training_then_random_init_compare(data):
     out = str(data['tmp'] / 'run_seco')
     rc = eval_tracking.main([
@@ -76,6 +77,7 @@ def test_eval_with_training_then_random_init_compare(data):
     assert res2['name'] == 'random-init'
 
 
+@pytest.mark.slow  # trains the tracker with the Runner
 def test_train_tool_then_load_from(data):
     work = str(data['tmp'] / 'train_only')
     assert train_tracking.main([

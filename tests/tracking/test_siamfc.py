@@ -172,6 +172,46 @@ def test_backbone_file_loading_and_checks(tmp_path):
         check_backbone_file(str(tmp_path / 'nope.pth'), BACKBONE_L2)
 
 
+def test_backbone_file_is_read_once_for_the_check_and_every_build(
+        tmp_path, monkeypatch):
+    import os
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from seco_mm.engine import safe_load
+    from seco_mm.tracking.apis import build_tracker, set_backbone_checkpoint
+    from tests.conftest import ROOT
+    reads = []
+    real_load = safe_load.load_weights_only
+
+    def counting_load(source, name=None, map_location='cpu'):
+        reads.append(source)  # every read, ours or mmengine's, ends here
+        return real_load(source, name, map_location)
+
+    monkeypatch.setattr(safe_load, 'load_weights_only', counting_load)
+    path = str(tmp_path / 'bb.pth')
+    net = save_backbone(path, depth=18, seed=5)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'tracking',
+                                   'siamfc_r18_demo.py'))
+    info = set_backbone_checkpoint(cfg, path)
+    assert info['depth'] == 18 and reads == [path]
+    for _ in range(2):  # e.g. the untrained and the evaluated tracker
+        model = build_tracker(cfg)
+        torch.testing.assert_close(model.backbone.layer2[1].conv2.conv.weight,
+                                   net.layer2[1].conv2.conv.weight)
+    assert reads == [path]  # the check's read served both builds
+    save_backbone(path, depth=18, seed=6)  # the file changes: read again
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    build_tracker(cfg)
+    assert reads == [path, path]
+    set_backbone_checkpoint(cfg, None)  # random init: nothing read
+    assert 'backbone_checkpoint' not in cfg.model
+    build_tracker(cfg)
+    assert len(reads) == 2
+
+
 def test_predict_mode_and_track_before_init():
     model = build()
     with pytest.raises(RuntimeError, match='init'):

@@ -73,3 +73,18 @@ def test_init_report_silenced_on_the_console_only(capsys, monkeypatch):
     assert quiet == ''
     # handler levels are restored afterwards
     assert all(h.level == logging.INFO for h in logger.handlers)
+
+
+def test_keep_prints_holds_back_log_records_only(capsys, monkeypatch):
+    logger = MMLogger.get_instance('w1_keep_prints', log_level='INFO')
+    monkeypatch.setattr(MMLogger, 'get_current_instance',
+                        classmethod(lambda cls: logger))
+    with quiet_mmengine(logging.WARNING, keep_prints=True):
+        _Net().init_weights()  # INFO report: held back
+        logger.warning('a warning inside the block')
+        print('the script prints its table')
+    captured = capsys.readouterr()
+    assert 'convs.' not in captured.out + captured.err
+    assert 'the script prints its table' in captured.out
+    assert 'a warning inside the block' in captured.out + captured.err
+    assert all(h.level == logging.INFO for h in logger.handlers)

@@ -1,5 +1,6 @@
 """Momentum (EMA) update of SeCo's key encoder after each optimizer step."""
 import math
+from numbers import Real
 
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
@@ -28,9 +29,10 @@ class SeCoMomentumHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, momentum: float = 0.999, cosine: bool = False):
-        if not 0.0 <= momentum <= 1.0:
+        if (isinstance(momentum, bool) or not isinstance(momentum, Real)
+                or not 0.0 <= momentum <= 1.0):  # NaN fails the range too
             raise ValueError(f'SeCoMomentumHook.momentum must be in [0, 1], '
-                             f'got {momentum}')
+                             f'got {momentum!r}')
         self.momentum = momentum
         self.cosine = cosine
 

@@ -33,6 +33,8 @@ class InterFrameHead(TemperatureHead):
         loss_weight (float): weight of ``loss_inter``.
     """
 
+    config_key = 'model.inter_head'
+
     @float32_loss
     def loss(self, q: torch.Tensor, keys: torch.Tensor,
              queue: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -28,6 +28,8 @@ class IntraFrameHead(TemperatureHead):
         loss_weight (float): weight of ``loss_intra``.
     """
 
+    config_key = 'model.intra_head'
+
     @float32_loss
     def loss(self, q: torch.Tensor, k_same: torch.Tensor,
              k_others: torch.Tensor) -> Dict[str, torch.Tensor]:

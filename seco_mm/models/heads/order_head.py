@@ -8,6 +8,7 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 
 from .full_precision import float32_loss
+from .temperature_head import check_loss_weight
 
 __all__ = ['OrderHead']
 
@@ -22,12 +23,15 @@ class OrderHead(BaseModule):
     Args:
         in_channels (int): embedding size D of one view (128); the
             classifier sees ``3 * D``.
-        loss_weight (float): weight of ``loss_order``.
+        loss_weight (float): weight of ``loss_order``, >= 0.
     """
+
+    config_key = 'model.order_head'
 
     def __init__(self, in_channels: int = 128, loss_weight: float = 1.0,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        check_loss_weight(self.config_key, loss_weight)
         self.fc = nn.Linear(3 * in_channels, 2)
         self.loss_weight = loss_weight
 

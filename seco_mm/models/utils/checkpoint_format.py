@@ -204,8 +204,22 @@ def _strip(state: dict, prefix: str) -> 'OrderedDict[str, torch.Tensor]':
                        if k.startswith(prefix))
 
 
+# the backbone read last with keep=True: (file identity, options, weights)
+_kept: Dict[str, tuple] = {}
+
+
+def _identity(path: str) -> tuple:
+    """What makes a later read of ``path`` the same file: the URL, or the
+    real path with size and modification time."""
+    if is_remote(path):
+        return (path, )
+    st = os.stat(path)
+    return (osp.realpath(path), st.st_size, st.st_mtime_ns)
+
+
 def read_backbone(path: str, key_encoder: bool = False,
-                  require_seco: bool = False) -> BackboneWeights:
+                  require_seco: bool = False,
+                  keep: bool = False) -> BackboneWeights:
     """Read one ResNet from a SeCo checkpoint or an export, in one read.
 
     Accepts a SeCo checkpoint (the query backbone, or with ``key_encoder``
@@ -213,9 +227,31 @@ def read_backbone(path: str, key_encoder: bool = False,
     (``backbone.<ConvModule name>``) or a ``torchvision``-layout export
     (torchvision names, no prefix). ``require_seco`` refuses the exports.
 
+    Args:
+        keep (bool): hold the result in memory (one file at a time), so
+            that the next ``keep=True`` read of the same, unchanged file
+            (same size and modification time) returns it without reading
+            again: a check of a file and the loads that follow it (the
+            tracker's backbone) then share one read.
+
     Raises:
         SeCoCheckpointError: naming the file and the key at fault.
     """
+    if not keep:
+        return _read_backbone(path, key_encoder, require_seco)
+    try:
+        ident = (_identity(path), key_encoder, require_seco)
+    except OSError:  # missing: let the read name it
+        return _read_backbone(path, key_encoder, require_seco)
+    if _kept.get('ident') != ident:
+        _kept.clear()
+        _kept.update(ident=ident, weights=_read_backbone(
+            path, key_encoder, require_seco))
+    return _kept['weights']
+
+
+def _read_backbone(path: str, key_encoder: bool,
+                   require_seco: bool) -> BackboneWeights:
     ckpt = read_checkpoint(path)
     state, meta = ckpt['state_dict'], ckpt.get('meta') or {}
     if not isinstance(meta, dict):

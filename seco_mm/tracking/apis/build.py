@@ -8,6 +8,8 @@ from mmengine.runner import Runner, load_checkpoint
 
 from mmaction.registry import MODELS
 
+from seco_mm.tracking.models.backbone_file import (needed_tensors,
+                                                   read_tracker_backbone)
 from seco_mm.utils.logging import quiet_mmengine as _quiet_mmengine
 
 __all__ = [
@@ -17,16 +19,9 @@ __all__ = [
 
 
 def check_backbone_file(path: str, backbone_cfg: dict) -> dict:
-    """Check a backbone file before mmengine's ``Pretrained`` init loads it.
-
-    Accepts an ``mmaction``-layout export (tools/export_backbone.py) or a
-    SeCo checkpoint (its query backbone): both hold ``backbone.*`` keys,
-    which ``init_cfg=dict(type='Pretrained', prefix='backbone.')`` loads.
-    The file is read weights-only (:mod:`seco_mm.models.utils.
-    checkpoint_format`); its depth comes from the weights, not from metadata.
-    mmengine's init loads non-strictly (the file holds all four stages; a
-    truncated backbone uses a prefix of them), so every tensor the
-    configured backbone needs must be in the file with the right shape.
+    """Check a backbone file against the configured backbone before any
+    tracker is built (see :mod:`seco_mm.tracking.models.backbone_file`;
+    the read is kept for the trackers built afterwards).
 
     Returns:
         dict: ``num_tensors`` (backbone tensors in the file), ``num_used``
@@ -38,58 +33,32 @@ def check_backbone_file(path: str, backbone_cfg: dict) -> dict:
         unreadable or refused, not a backbone file, made for a ResNet of
         another depth, or lacks / mis-shapes a needed tensor.
     """
-    from seco_mm.engine.safe_load import is_remote
-    from seco_mm.models.utils.checkpoint_format import (SeCoCheckpointError,
-                                                        read_backbone)
-
-    if not is_remote(path) and not osp.isfile(path):
-        raise FileNotFoundError(f'backbone checkpoint not found: {path}')
-    try:
-        weights = read_backbone(path)
-    except SeCoCheckpointError as err:
-        raise ValueError(f'{err} (expected tools/export_backbone.py output '
-                         'or a SeCo checkpoint)') from None
-    if weights.kind == 'torchvision':
-        raise ValueError(
-            f'{path}: torchvision-layout backbone; the tracker loads keys '
-            'backbone.<ConvModule name>: export with tools/export_backbone.py '
-            '--layout mmaction')
-    depth = weights.cfg['depth']
-    if depth != backbone_cfg.get('depth'):
-        raise ValueError(
-            f'{path} holds a ResNet-{depth} but the config builds a '
-            f"ResNet-{backbone_cfg.get('depth')}; pick the matching config")
+    weights = read_tracker_backbone(path, backbone_cfg.get('depth'))
     cfg = dict(backbone_cfg)
     cfg.pop('init_cfg', None)
     needed = MODELS.build(cfg).state_dict()  # the user's config, not the file
-    for key, value in needed.items():
-        src = weights.state.get(key)
-        if src is None:
-            raise ValueError(f'{path}: missing backbone.{key} needed by the '
-                             f"configured ResNet-{cfg.get('depth')}")
-        if tuple(src.shape) != tuple(value.shape):
-            raise ValueError(
-                f'{path}: backbone.{key} has shape {tuple(src.shape)}, the '
-                f'configured backbone needs {tuple(value.shape)}')
+    needed_tensors(path, weights, needed)
     return dict(num_tensors=len(weights.state), num_used=len(needed),
-                depth=depth, kind=weights.kind)
+                depth=weights.cfg['depth'], kind=weights.kind)
 
 
 def set_backbone_checkpoint(cfg: Config, path: Optional[str]) -> dict:
-    """Load ``path`` into the backbone via mmengine's ``Pretrained`` init.
+    """Check ``path`` and make ``cfg.model`` (SiamFC) load it into its
+    backbone at weight init (``model.backbone_checkpoint``), from the same
+    read.
 
     ``None`` keeps the backbone randomly initialised (mmaction2's ResNet
     default: Kaiming convs, BN weight 1).
     """
     bb = cfg.model.backbone
-    bb.pretrained = None  # mmaction2's ResNet ignores init_cfg otherwise
+    bb.pretrained = None  # mmaction2's ResNet would load it itself
+    bb.init_cfg = None  # no second loader: SiamFC.init_weights loads it
     if path is None:
-        bb.init_cfg = None
-        bb.pop('init_cfg')
+        cfg.model.pop('backbone_checkpoint', None)
         cfg.backbone_checkpoint = None
         return {}
     info = check_backbone_file(path, bb)
-    bb.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='backbone.')
+    cfg.model.backbone_checkpoint = path
     cfg.backbone_checkpoint = path
     return info
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from mmaction.registry import MODELS
+from .backbone_file import load_tracker_backbone
 from ..utils.crop import (center_to_xywh, context_size, crop_and_resize,
                           xywh_to_center)
 
@@ -44,9 +45,11 @@ class SiamFC(BaseModel):
 
     Args:
         backbone (dict): an mmaction2 ``ResNet`` truncated to output stride 8
-            (``num_stages=2``, or ``num_stages=3`` with layer3 dilated); load
-            a SeCo export with ``init_cfg=dict(type='Pretrained',
-            checkpoint=..., prefix='backbone.')``.
+            (``num_stages=2``, or ``num_stages=3`` with layer3 dilated).
+        backbone_checkpoint (str, optional): a SeCo backbone export or
+            checkpoint, loaded into the backbone by :meth:`init_weights`
+            (checked: depth, every needed tensor and its shape; see
+            ``backbone_file.py``). None: randomly initialised.
         head (dict): :class:`SiamFCHead` config.
         data_preprocessor (dict): :class:`SiamFCDataPreprocessor` config.
         freeze_backbone (bool): keep the backbone fixed (eval-mode BN, no
@@ -62,6 +65,7 @@ class SiamFC(BaseModel):
                  freeze_backbone: bool = True,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
+                 backbone_checkpoint: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='SiamFCDataPreprocessor')
@@ -73,6 +77,7 @@ class SiamFC(BaseModel):
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
         self.freeze_backbone = freeze_backbone
+        self.backbone_checkpoint = backbone_checkpoint
         self.train_cfg = {**DEFAULT_TRAIN_CFG, **(train_cfg or {})}
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
@@ -87,6 +92,13 @@ class SiamFC(BaseModel):
             for p in self.backbone.parameters():
                 p.requires_grad = False
         self.memo: Dict = {}
+
+    def init_weights(self):
+        """mmengine's init of every part, then the backbone file (after the
+        backbone's own random init, which would overwrite it)."""
+        super().init_weights()
+        if self.backbone_checkpoint:
+            load_tracker_backbone(self.backbone, self.backbone_checkpoint)
 
     # ------------------------------------------------------------------ train
     def train(self, mode: bool = True):
