@@ -1,49 +1,30 @@
-"""Labelled demo clips whose class needs both appearance and motion.
+"""Labelled demo clips: which handwritten digit a clip shows, under nuisance.
 
 Class design
 ------------
-Label = (texture family of the target object) x (how the target moves)::
+Label = the category of the one object that every frame of the clip shows:
+a real handwritten digit (``digits``; 10 classes, ``zero`` ... ``nine``),
+drawn as a silhouette filled with a real texture. A single frame reveals the
+label, but only through the object's *shape*: everything else in the frame
+is drawn independently of the label and changes within the clip, while the
+object (the same scan, on the same path) persists:
 
-    textures: grass | stripes | cobble          (see ``textures``)
-    motions:  linear | circular | zoom          (see ``trajectories``)
-    9 classes, named '<texture>_<motion>', label = texture_idx * 3 + motion_idx
+* three shots: the camera cuts twice (``CUT_RANGES``) to a new scene. Each
+  shot draws anew its background (a panning window onto a random real clip,
+  ``backgrounds``), the texture and tint that fill the digit, the lighting
+  (gain), a distractor object (an ellipse or rounded rectangle with a neutral
+  real texture, static or wobbling, 0.2-0.5 of the frame side) and whether
+  it passes in front of the digit (partial occlusion, 25 %);
+* the digit's path is one of three motions (``trajectories``: linear,
+  circular, zoom; chosen at random, not by label) with a random size
+  (0.4-0.8 of the frame side), start position and a small tilt
+  (+-0.35 rad, kept upright so a six stays a six), motion blur from a
+  random shutter time.
 
-Why neither cue alone is enough:
-
-* One still frame shows *which* texture the target has, but not how it moves:
-  start positions, orientations, sizes, speeds and orbit phase are random,
-  and object sizes follow the same distribution for every motion, so a frame
-  of a linear clip can look exactly like a frame of a circular or zoom clip.
-  Appearance alone caps accuracy at 1/3 of the motion labels (33% of 9-way).
-* Motion alone (which object moves how) says nothing about the texture, so
-  it is right on one texture in three.
-
-Nuisances, all drawn independently of the label, so none is a shortcut:
-
-* two shots: the camera cuts once, at a random frame in the middle fifth of
-  the clip (``CUT_RANGE``), to a new scene; the target carries on moving
-  through the cut, the scene and the distractor are drawn anew. As in real
-  footage, the actor, not the set, is what a whole clip shares: a scene that
-  filled every frame would be the easiest cue for "same video?" (SeCo's
-  inter-frame task) and would teach an encoder to describe backgrounds,
-  which say nothing about the label;
-* background of each shot: a random window onto a random real clip
-  (``backgrounds``), panning at up to 0.6 px/frame and playing the source
-  clip underneath;
-* a distractor object per shot with a neutral real texture (cut away from the
-  family regions), static or slowly wobbling, standing still in the panning
-  scene, of the same size range as the target, in front of the target 30% of
-  the time;
-* silhouette (ellipse or rounded rectangle), aspect ratio, size, speed,
-  start position, sense of rotation, shutter time (motion blur of the moving
-  target), global brightness.
-
-Two motions have a direction (left -> right, approaching), so the frame order
-matters for them, as in SeCo's order task. The frame *set* separates all
-three even without order: positions on a line at one orientation, on a
-circle with the object turning through many orientations (it rides a
-turntable), or at one place with growing size -- so frame-averaged features
-(the paper's linear protocol) can pick up the motion, not only the texture.
+So "are these two frames from the same clip?" (SeCo's inter-frame task) can
+be answered across a cut only by the object's shape -- the invariance that
+decides the label -- while a randomly initialised network's frame features
+are dominated by backgrounds and textures that carry no label information.
 
 Frames are uint8 RGB (T, S, S, 3); S = 128 and T = 48 by default.
 """
@@ -54,74 +35,93 @@ import numpy as np
 
 from .backgrounds import PanningBackground, sample_background
 from .compositing import Sprite, composite, render_sprite
+from .objects import object_names, sample_object_texture
 from .sources import FramePool
-from .textures import (family_names, sample_family_texture,
-                       sample_neutral_texture, shape_mask)
+from .textures import sample_neutral_texture, shape_mask
 from .trajectories import (CLASS_MOTIONS, sample_base_size,
                            sample_class_motion, sample_distractor_motion)
 
 __all__ = [
     'class_names', 'decode_label', 'ClipSpec', 'Shot', 'sample_clip',
-    'render_clip', 'shot_at'
+    'render_clip', 'shot_at', 'Upright'
 ]
 
 BLUR_SAMPLES = 4
-CUT_RANGE = (0.4, 0.6)  # the camera cuts once, in this part of the clip
+# the camera cuts twice, once in each of these parts of the clip
+CUT_RANGES = ((0.25, 0.4), (0.6, 0.75))
+TARGET_SIZE = (0.3, 0.55)
+NUM_DISTRACTORS = 2  # digit square side, fraction of S
+DISTRACTOR_SIZE = (0.2, 0.45)  # fraction of S
+MAX_TILT = 0.35  # rad
+MASK_SIDE = 64  # pixels of the digit's silhouette before warping
 
 
 def class_names() -> List[str]:
     """All class names; the list index is the label."""
-    return [f'{tex}_{mot}' for tex in family_names() for mot in CLASS_MOTIONS]
+    return list(object_names())
 
 
-def decode_label(label: int) -> Tuple[str, str]:
-    """label -> (texture family, motion)."""
-    names = class_names()
+def decode_label(label: int) -> str:
+    """label -> object name."""
+    names = object_names()
     if not 0 <= label < len(names):
         raise ValueError(f'label must be in [0, {len(names)}), got {label}')
-    return family_names()[label // len(CLASS_MOTIONS)], \
-        CLASS_MOTIONS[label % len(CLASS_MOTIONS)]
+    return names[label]
+
+
+@dataclass
+class Upright:
+    """A motion whose orientation is replaced by a fixed tilt."""
+    motion: object
+    tilt: float
+
+    def __call__(self, t: float):
+        cx, cy, scale, _ = self.motion(t)
+        return cx, cy, scale, self.tilt
 
 
 @dataclass
 class Shot:
-    """What the camera sees around the target in one shot of a clip."""
+    """What changes at a cut: scene, the digit's fill, lighting, clutter."""
     start: int  # first frame of the shot
     background: PanningBackground
-    distractor: Sprite
+    target: Sprite  # the clip's digit, filled with this shot's texture
+    distractors: List[Sprite]
+    distractor_in_front: bool
+    gain: float
 
 
 @dataclass
 class ClipSpec:
     """Everything random about one clip, drawn once from its generator."""
     label: int
+    motion_kind: str
     shots: List[Shot]
-    target: Sprite
-    target_in_front: bool
     exposure: float  # shutter time in frames
-    gain: float  # global brightness
     size: int
     num_frames: int
 
 
-def _sprite(texture: np.ndarray, rng: np.random.Generator, side: float,
-            motion) -> Sprite:
+def _fill(texture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A texture resized to the mask, with a random contrast and tint."""
+    import cv2
+    tex = cv2.resize(texture, (MASK_SIDE, MASK_SIDE),
+                     interpolation=cv2.INTER_LINEAR)
+    mean = tex.mean((0, 1), keepdims=True)
+    tex = mean + (tex - mean) * rng.uniform(1.0, 1.8)
+    tint = rng.uniform(0.75, 1.25, 3).astype(np.float32)
+    return np.clip(tex * tint, 0, 255)
+
+
+def _distractor(pool, rng, size, drift) -> Sprite:
+    texture = sample_neutral_texture(pool, rng)
+    side = sample_base_size(rng, size, *DISTRACTOR_SIZE)
     aspect = np.exp(rng.uniform(np.log(0.7), np.log(1.4)))
-    width, height = side * np.sqrt(aspect), side / np.sqrt(aspect)
-    kind = 'ellipse' if rng.random() < 0.5 else 'rect'
     h, w = texture.shape[:2]
-    return Sprite.from_texture(texture, shape_mask(kind, h, w), width, height,
-                               motion)
-
-
-def _shot(pool: FramePool, rng: np.random.Generator, size: int,
-          num_frames: int, start: int) -> Shot:
-    background = sample_background(pool, rng, size, num_frames)
-    d_motion = sample_distractor_motion(rng, size, background.image_velocity())
-    distractor = _sprite(
-        sample_neutral_texture(pool, rng), rng, sample_base_size(rng, size),
-        d_motion)
-    return Shot(start, background, distractor)
+    kind = 'ellipse' if rng.random() < 0.5 else 'rect'
+    return Sprite.from_texture(texture, shape_mask(kind, h, w),
+                               side * np.sqrt(aspect), side / np.sqrt(aspect),
+                               sample_distractor_motion(rng, size, drift))
 
 
 def shot_at(spec: ClipSpec, t: int) -> Shot:
@@ -129,24 +129,48 @@ def shot_at(spec: ClipSpec, t: int) -> Shot:
     return [s for s in spec.shots if s.start <= t][-1]
 
 
-def sample_clip(pool: FramePool, label: int, rng: np.random.Generator,
-                size: int, num_frames: int) -> ClipSpec:
-    """Draw the random content of one clip of class ``label``."""
-    family, motion_kind = decode_label(label)
-    motion, side = sample_class_motion(motion_kind, rng, size, num_frames,
-                                       sample_base_size(rng, size))
-    target = _sprite(
-        sample_family_texture(pool, family, rng), rng, side, motion)
-    lo, hi = CUT_RANGE
-    cut = int(rng.integers(round(lo * num_frames), round(hi * num_frames) + 1))
-    shots = [_shot(pool, rng, size, num_frames, start) for start in (0, cut)]
+def sample_clip(pool: FramePool,
+                label: int,
+                rng: np.random.Generator,
+                size: int,
+                num_frames: int,
+                split: str = 'train') -> ClipSpec:
+    """Draw the random content of one clip of class ``label``.
+
+    Args:
+        split (str): whose handwriting to use (``digits.split_instances``).
+    """
+    name = decode_label(label)
+    # a per-clip tint: instances of one class differ in colour as well
+    tint = rng.uniform(0.8, 1.2, 3).astype(np.float32)
+    texture = np.clip(sample_object_texture(name, rng) * tint, 0, 255)
+    h, w = texture.shape[:2]
+    mask = shape_mask('ellipse' if rng.random() < 0.5 else 'rect', h, w)
+    kind = CLASS_MOTIONS[int(rng.integers(len(CLASS_MOTIONS)))]
+    base = sample_base_size(rng, size, *TARGET_SIZE)
+    motion, side = sample_class_motion(kind, rng, size, num_frames, base)
+    motion = Upright(motion, float(rng.uniform(-MAX_TILT, MAX_TILT)))
+    aspect = w / h
+    width, height = side * np.sqrt(aspect), side / np.sqrt(aspect)
+    starts = [0] + [
+        int(rng.integers(round(lo * num_frames), round(hi * num_frames) + 1))
+        for lo, hi in CUT_RANGES
+    ]
+    shots = []
+    for start in starts:
+        background = sample_background(pool, rng, size, num_frames)
+        target = Sprite.from_texture(texture, mask, width, height, motion)
+        distractors = [_distractor(pool, rng, size,
+                                   background.image_velocity())
+                       for _ in range(NUM_DISTRACTORS)]
+        shots.append(
+            Shot(start, background, target, distractors,
+                 bool(rng.random() < 0.25), float(rng.uniform(0.8, 1.2))))
     return ClipSpec(
         label=label,
+        motion_kind=kind,
         shots=shots,
-        target=target,
-        target_in_front=bool(rng.random() < 0.7),
         exposure=float(rng.uniform(0.3, 1.0)),
-        gain=float(rng.uniform(0.85, 1.15)),
         size=size,
         num_frames=num_frames)
 
@@ -158,11 +182,11 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
     shadow = max(1, int(round(0.025 * size)))
     for t in range(spec.num_frames):
         shot = shot_at(spec, t)
-        target = render_sprite(spec.target, t, size, spec.exposure,
+        target = render_sprite(shot.target, t, size, spec.exposure,
                                BLUR_SAMPLES)
-        distractor = render_sprite(shot.distractor, t, size)
-        layers = [distractor, target] if spec.target_in_front else \
-            [target, distractor]
+        clutter = [render_sprite(d, t, size) for d in shot.distractors]
+        layers = [target] + clutter if shot.distractor_in_front else \
+            clutter + [target]
         img = composite(shot.background.render(t), layers, shadow)
-        frames[t] = np.clip(img * spec.gain + 0.5, 0, 255).astype(np.uint8)
+        frames[t] = np.clip(img * shot.gain + 0.5, 0, 255).astype(np.uint8)
     return frames

@@ -57,8 +57,8 @@ class DemoDataConfig:
     """Settings of one demo data set (the CLI flags of make_demo_data.py)."""
     out: str = 'data/demo'
     seed: int = 0
-    num_train: int = 306  # 34 per class
-    num_val: int = 252  # 28 per class: one val clip is 0.4 % of top-1
+    num_train: int = 300  # 30 per class
+    num_val: int = 250  # 25 per class: one val clip is 0.4 % of top-1
     frames: int = 48
     size: int = 128
     num_tracking_frames: int = 80
@@ -130,7 +130,7 @@ def _clip_task(task: Tuple[str, int, int, int, str, int, int, float]) -> str:
     split, index, label, seed, out, size, frames, fps = task
     pool: FramePool = _STATE['pool']
     rng = np.random.default_rng([seed, SPLIT_SEEDS[split], index])
-    clip = render_clip(sample_clip(pool, label, rng, size, frames))
+    clip = render_clip(sample_clip(pool, label, rng, size, frames, split))
     rel = f'{class_names()[label]}/{split}_{index:05d}.mp4'
     write_mp4(osp.join(out, 'videos', rel), clip, fps)
     return f'{rel} {label}'

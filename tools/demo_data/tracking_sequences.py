@@ -10,10 +10,11 @@ Four sequences, one per difficulty that OTB-100 tags:
     Mixed        scale change (x2), fast bouncing motion, a camera pan and a
                  horizontal bar that hides part of the target when it passes.
 
-The target is an opaque rectangle showing a texture-family window (see
-``textures``); occluders show neutral real textures; backgrounds are panning
-windows onto the real clips (``backgrounds``) other than the one the target
-texture comes from. Boxes are integers and the
+The target is an opaque rectangle showing an instance of one of the demo's
+objects (``objects``: a window of a real photograph), the same kind of object
+the labelled clips show. Occluders show neutral real textures;
+backgrounds are panning windows onto the real clips (``backgrounds``), drawn
+independently of the target. Boxes are integers and the
 target is pasted to fill its box exactly, so the box is the ground truth
 with no annotation error. The box always lies inside the image; it covers
 the whole target even where an occluder hides part of it (OTB convention).
@@ -26,10 +27,12 @@ import numpy as np
 from .backgrounds import sample_background
 from .compositing import paste_box
 from .sources import FramePool
-from .textures import (TEXTURE_FAMILIES, family_names, sample_family_texture,
-                       sample_neutral_texture)
+from .objects import object_names, sample_object_texture
+from .textures import sample_neutral_texture
 
-__all__ = ['SEQUENCE_NAMES', 'TrackingSequence', 'render_sequence']
+__all__ = [
+    'SEQUENCE_NAMES', 'TrackingSequence', 'render_sequence'
+]
 
 Box = Tuple[int, int, int, int]
 
@@ -175,19 +178,13 @@ def render_sequence(pool: FramePool, name: str, rng: np.random.Generator,
         raise ValueError(
             f'unknown sequence {name!r}; expected {SEQUENCE_NAMES}')
     boxes, occluders = _LAYOUTS[name](rng, size, num_frames)
-    family = family_names()[int(rng.integers(len(family_names())))]
-    target = _as_u8(sample_family_texture(pool, family, rng))
+    kind = object_names()[int(rng.integers(len(object_names())))]
+    target = _as_u8(sample_object_texture(kind, rng))
     occluder_tex = [
         _as_u8(sample_neutral_texture(pool, rng)) for _ in occluders
     ]
-    # no background from the target's own clip: its texture would be clutter
     background = sample_background(
-        pool,
-        rng,
-        size,
-        num_frames,
-        max_pan=_PAN[name],
-        exclude_clips=(TEXTURE_FAMILIES[family].clip, ))
+        pool, rng, size, num_frames, max_pan=_PAN[name])
     frames = np.empty((num_frames, size, size, 3), np.uint8)
     backgrounds = np.empty_like(frames)
     for t in range(num_frames):
