@@ -9,7 +9,7 @@
 #   added, loss_inter stays near MoCo's plateau log(1 + K) = 5.55 in a few
 #   hundred iterations from scratch (5.46 after 20 epochs, vs 4.81 without
 #   them), and its features probe at random-init level (README);
-# - queue 256: fewer keys than one epoch produces (306 clips x 3 views), so a
+# - queue 256: fewer keys than one epoch produces (300 clips x 3 views), so a
 #   query's own video is rarely among its negatives;
 # - hidden BatchNorm in the projectors (model.neck.hidden_norm): removes the
 #   common component of the pooled features; without it, runs this short stay

@@ -51,7 +51,7 @@ TINY = {
 }
 SHORT_EPOCHS = 4
 PLACEHOLDERS = {'BACKBONE.pth': 'work_dirs/demo/seco_r18_backbone.pth'}
-SMALL_DEMO = ['--num-train', '18', '--num-val', '9', '--frames', '16',
+SMALL_DEMO = ['--num-train', '20', '--num-val', '10', '--frames', '16',
               '--size', '64', '--num-tracking-frames', '12']
 
 

@@ -23,7 +23,7 @@ def parse_args(argv=None) -> DemoDataConfig:
         '--num-train',
         type=int,
         default=d.num_train,
-        help='training clips (a multiple of 9 balances classes)')
+        help='training clips (a multiple of 10 balances classes)')
     parser.add_argument(
         '--num-val', type=int, default=d.num_val, help='validation clips')
     parser.add_argument(

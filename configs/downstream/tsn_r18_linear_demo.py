@@ -1,7 +1,7 @@
 # Demo: linear classification on frozen SeCo ResNet-18 features (TSN-style),
 # sized to run in a couple of minutes on 2 CPU cores.
 #
-# The demo set of tools/make_demo_data.py (9 classes, 128x128 clips of 48
+# The demo set of tools/make_demo_data.py (10 classes, 128x128 clips of 48
 # frames, data/demo/{train,val}.txt). Backbone frozen (frozen_stages=4,
 # norm_eval=True) and loaded from the exported SeCo backbone; only the
 # linear TSN head is trained: 4 segments x 1 frame, random-resized 112 crops
@@ -27,7 +27,7 @@ custom_imports = dict(imports=['seco_mm'], allow_failed_imports=False)
 # model.backbone.init_cfg.checkpoint=PATH
 # (model.backbone.init_cfg=None: random-init baseline, Kaiming convs, BN 1)
 backbone_checkpoint = 'work_dirs/demo/seco_r18_backbone.pth'
-num_classes = 9
+num_classes = 10
 crop_size = 112
 num_segments = 4
 max_epochs = 4

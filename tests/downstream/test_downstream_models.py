@@ -62,7 +62,7 @@ def test_configs_build(path):
     model = _build(cfg.model)
     head = model.cls_head
     assert head.num_classes == {'ucf101': 101, 'hmdb51': 51,
-                                'kinetics400': 400, 'demo': 9}[
+                                'kinetics400': 400, 'demo': 10}[
         re.search(r'(ucf101|hmdb51|kinetics400|demo)', path).group(1)]
     if 'linear' in path:
         assert cfg.model.backbone.frozen_stages == 4
@@ -100,7 +100,7 @@ def test_tsn_loads_export(exports):
     with torch.no_grad():
         feats = model(torch.randn(2, 4, 3, 64, 64), mode='tensor')
         scores = model.cls_head(feats, num_segs=4)
-    assert feats.shape == (8, 512, 2, 2) and scores.shape == (2, 9)
+    assert feats.shape == (8, 512, 2, 2) and scores.shape == (2, 10)
 
 
 def test_log_capture_sees_missing_keys(exports, tmp_path):

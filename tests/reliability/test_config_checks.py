@@ -202,14 +202,14 @@ def _downstream_cfg(clip_dir, tmp_path, labels):
 
 
 def test_label_outside_num_classes_names_file_and_line(clip_dir, tmp_path):
-    cfg, ann = _downstream_cfg(clip_dir, tmp_path, [0, 8, 9, 3])
-    assert cfg.model.cls_head.num_classes == 9
+    cfg, ann = _downstream_cfg(clip_dir, tmp_path, [0, 9, 10, 3])
+    assert cfg.model.cls_head.num_classes == 10
     with pytest.raises(AnnotationError, match=re.escape(f'{ann}:3: ') + (
-            r'\S*good2\.mp4 has label 9, outside the 9 classes of '
-            r'model\.cls_head\.num_classes \(valid: 0 to 8\); 1 of 4 '
+            r'\S*good2\.mp4 has label 10, outside the 10 classes of '
+            r'model\.cls_head\.num_classes \(valid: 0 to 9\); 1 of 4 '
             'entries')):
         check_train_dataset(cfg)
-    cfg.model.cls_head.num_classes = 10
+    cfg.model.cls_head.num_classes = 11
     assert check_train_dataset(cfg) == 4
 
 

