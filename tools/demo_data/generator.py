@@ -43,7 +43,10 @@ __all__ = [
     'META_FILE'
 ]
 
-SPLIT_SEEDS = {'train': 0, 'val': 1, 'tracking': 2}
+# Random stream of each split. Val uses stream 3: the demo's data design was
+# chosen by probing a val set drawn from stream 1 (docs/demo.md, "History"),
+# so the val set that the reported figures use is one no choice was made on.
+SPLIT_SEEDS = {'train': 0, 'val': 3, 'tracking': 2}
 META_FILE = 'meta.json'
 # Written into meta.json to recognise an earlier demo set; the value is the
 # generator's original module path, kept so existing sets stay recognised.
