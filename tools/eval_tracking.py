@@ -10,7 +10,7 @@ Usage:
         [--train [--train-data SEQ_ROOT] [--eval-untrained]]
         [--load-from SIAMFC.pth] [--name NAME] [--seeds 0 1 2]
         [--opencv-trackers CSRT KCF] [--otb-toolkit-rules]
-        [--compare OTHER/tracking_results.json ...]
+        [--compare OTHER/tracking_results.json ...] [--workers N]
 
 --train first trains the SiamFC adaptation (1x1 adjust layers; the
 backbone too if the config sets freeze_backbone=False) with mmengine's Runner
@@ -23,6 +23,13 @@ pairs) once per seed and reports mean +- std over them (docs/tracking.md);
 same metrics; --otb-toolkit-rules scores with the original OTB toolkit's
 invalid-frame rules instead of mmtracking's. Every input is checked before
 any tracking or training starts.
+
+Speed (the numbers are the same either way): on CPU the independent jobs
+(per seed: the untrained tracker, training + the trained tracker; the OpenCV
+references) run in --workers processes, by default one per torch thread
+(OMP_NUM_THREADS=2: two single-threaded processes); an untrained tracker
+whose weights equal an earlier seed's (a loaded backbone: the same for every
+seed) is evaluated once (--no-reuse: every seed).
 """
 import os
 
@@ -33,6 +40,7 @@ import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import json  # noqa: E402
 import os.path as osp  # noqa: E402
 import sys  # noqa: E402
@@ -51,8 +59,9 @@ from mmaction.registry import DATASETS  # noqa: E402
 from seco_mm.evaluation.sot_metrics import (  # noqa: E402
     eval_ope, mean_over_runs)
 from seco_mm.tracking.apis import (  # noqa: E402
-    OPENCV_TRACKERS, OpenCVTracker, build_tracker, run_ope,
-    set_backbone_checkpoint, static_box_predictions, total_fps, train_tracker)
+    OPENCV_TRACKERS, OpenCVTracker, build_tracker, plan_workers, run_jobs,
+    run_ope, set_backbone_checkpoint, state_fingerprint,
+    static_box_predictions, total_fps, train_tracker)
 from seco_mm.tracking.visualization import (  # noqa: E402
     plot_precision, plot_success)
 from seco_mm.utils.logging import quiet_console  # noqa: E402
@@ -91,6 +100,15 @@ def parse_args(argv=None):
                    '(default: cuda if available)')
     p.add_argument('--threads', type=int, default=None,
                    help='torch CPU threads (default: torch\'s choice)')
+    p.add_argument('--workers', type=int, default=0,
+                   help='processes running the seeds\' jobs in parallel on '
+                   'CPU, splitting the torch threads between them (default '
+                   '0: one per thread, i.e. one per core; 1: in this '
+                   'process); the numbers do not change')
+    p.add_argument('--no-reuse', action='store_true',
+                   help='evaluate the untrained tracker of every seed even '
+                   'when its weights equal an earlier seed\'s (a loaded '
+                   'backbone); the numbers do not change')
     p.add_argument('--seed', type=int, default=None,
                    help='random seed (default: the config\'s, else 0)')
     p.add_argument('--seeds', type=int, nargs='+', default=None,
@@ -282,19 +300,21 @@ def describe(args, train_info):
     return f'{backbone}, {head}; test: {_short(args.data)}'
 
 
-def run_seed(cfg, args, seqs, seed, device, progress, rules, subdir):
-    """One seed: optional untrained run, then the trained (or loaded) one
-    (training in WORK_DIR/``subdir``)."""
-    untrained = None
-    if args.eval_untrained:
-        set_random_seed(seed)
-        model0 = build_tracker(cfg, device=device, quiet=not args.verbose)
-        _, m0, fps0, _ = evaluate(model0, seqs, progress, rules)
-        untrained = dict(metrics=m0, fps=fps0)
-        print(f"seed {seed}: untrained adaptation: success "
-              f"{m0['success']:.1f}, precision {m0['precision']:.1f} "
-              f'({fps0:.1f} frames/s)')
-        del model0
+def evaluate_untrained(cfg, args, seqs, seed, device, progress, rules):
+    """The tracker before training (identity adjust layers) of one seed."""
+    set_random_seed(seed)
+    model0 = build_tracker(cfg, device=device, quiet=not args.verbose)
+    _, m0, fps0, _ = evaluate(model0, seqs, progress, rules)
+    print(f"seed {seed}: untrained adaptation: success "
+          f"{m0['success']:.1f}, precision {m0['precision']:.1f} "
+          f'({fps0:.1f} frames/s)', flush=True)
+    return dict(metrics=m0, fps=fps0)
+
+
+def evaluate_trained(cfg, args, seqs, seed, device, progress, rules,
+                     subdir):
+    """The trained (or loaded) tracker of one seed (training in
+    WORK_DIR/``subdir``)."""
     set_random_seed(seed)
     train_info = None
     if args.train:
@@ -304,9 +324,86 @@ def run_seed(cfg, args, seqs, seed, device, progress, rules, subdir):
                               quiet=not args.verbose)
     results, metrics, fps, per_fps = evaluate(model, seqs, progress, rules)
     print(f"seed {seed}: success {metrics['success']:.1f}, precision "
-          f"{metrics['precision']:.1f} ({fps:.1f} frames/s)")
+          f"{metrics['precision']:.1f} ({fps:.1f} frames/s)", flush=True)
     return dict(seed=seed, results=results, metrics=metrics, fps=fps,
-                per_fps=per_fps, untrained=untrained, train=train_info)
+                per_fps=per_fps, train=train_info)
+
+
+def seed_cfg(cfg, seed):
+    """A copy of ``cfg`` whose Runner seeds with ``seed``."""
+    cfg = copy.deepcopy(cfg)
+    cfg.randomness = dict(seed=seed)
+    return cfg
+
+
+def untrained_sources(cfg, args, seeds):
+    """seed -> the seed whose untrained tracker it repeats (itself if new).
+
+    The untrained tracker is the backbone plus identity adjust layers: with
+    a loaded backbone it is the same for every seed, and equal weights track
+    identically, so it is evaluated once (``--no-reuse`` evaluates each)."""
+    if not args.eval_untrained:
+        return {}
+    if args.no_reuse:
+        return {seed: seed for seed in seeds}
+    first, source = {}, {}
+    for seed in seeds:
+        set_random_seed(seed)
+        model0 = build_tracker(seed_cfg(cfg, seed), device='cpu',
+                               quiet=not args.verbose)
+        source[seed] = first.setdefault(state_fingerprint(model0), seed)
+        del model0
+    return source
+
+
+def run_all(cfg, args, seqs, seeds, device, progress, rules, workers,
+            threads):
+    """Every job (untrained tracker per distinct model, training + trained
+    tracker per seed, OpenCV references), in ``workers`` processes.
+
+    Returns:
+        tuple: (per-seed runs in seed order, each with ``untrained``;
+        OpenCV references by kind).
+    """
+    source = untrained_sources(cfg, args, seeds)
+    for seed, src in source.items():
+        if src != seed:
+            print(f'seed {seed}: untrained tracker identical to seed '
+                  f"{src}'s (same weights): its result is reused")
+    subdir = {s: 'train' if len(seeds) == 1 else f'train_seed{s}'
+              for s in seeds}
+    # the longest jobs first, so the workers finish together
+    jobs = [('trained', s) for s in seeds] + \
+        [('untrained', s) for s in seeds if source.get(s) == s] + \
+        [('opencv', k) for k in args.opencv_trackers]
+    if workers > 1:
+        progress = False  # one bar per process would garble the console
+
+    def job(item):
+        kind, key = item
+        if kind == 'opencv':
+            _, m_ref, fps_ref, _ = evaluate(OpenCVTracker(key), seqs,
+                                            progress, rules)
+            print(f"OpenCV {key}: success {m_ref['success']:.1f}, "
+                  f"precision {m_ref['precision']:.1f} ({fps_ref:.1f} "
+                  'frames/s)', flush=True)
+            return dict(metrics=m_ref, fps=fps_ref)
+        cfg_s = seed_cfg(cfg, key)
+        if kind == 'untrained':
+            return evaluate_untrained(cfg_s, args, seqs, key, device,
+                                      progress, rules)
+        return evaluate_trained(cfg_s, args, seqs, key, device, progress,
+                                rules, subdir[key])
+
+    done = dict(run_jobs(job, jobs, workers=workers, threads=threads))
+    runs = []
+    for seed in seeds:
+        run = dict(done[('trained', seed)], untrained=None)
+        if seed in source:
+            run['untrained'] = done[('untrained', source[seed])]
+        runs.append(run)
+    references = {k: done[('opencv', k)] for k in args.opencv_trackers}
+    return runs, references
 
 
 def _summary(metrics):
@@ -329,6 +426,14 @@ def main(argv=None) -> int:
             cfg.get('randomness') or {}).get('seed', 0)]
     rules = 'otb_toolkit' if args.otb_toolkit_rules else 'mmtracking'
     name = default_name(args)
+    num_jobs = len(seeds) * (2 if args.eval_untrained else 1) + len(
+        args.opencv_trackers)
+    workers, threads = plan_workers(num_jobs, torch.get_num_threads(),
+                                    args.workers, device)
+    # each job runs on `threads` threads, here or in a worker; with workers
+    # this process stays single-threaded (a forked child's OpenMP runtime is
+    # only sound if the parent never started a thread team)
+    torch.set_num_threads(threads if workers == 1 else 1)
 
     try:
         info, seqs, compare = check_inputs(cfg, args)
@@ -343,17 +448,12 @@ def main(argv=None) -> int:
         print('backbone: random initialisation')
 
     progress = not args.no_progress
-    runs = []
-    for seed in seeds:
-        cfg.randomness = dict(seed=seed)
-        try:
-            runs.append(run_seed(
-                cfg, args, seqs, seed, device, progress, rules,
-                'train' if len(seeds) == 1 else f'train_seed{seed}'))
-        except (FileNotFoundError, ValueError) as err:
-            print(f'eval_tracking: error (seed {seed}): {err}',
-                  file=sys.stderr)
-            return 2
+    try:
+        runs, references = run_all(cfg, args, seqs, seeds, device, progress,
+                                   rules, workers, threads)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'eval_tracking: error: {err}', file=sys.stderr)
+        return 2
 
     metrics = mean_over_runs([r['metrics'] for r in runs])
     fps = float(np.mean([r['fps'] for r in runs]))
@@ -368,13 +468,6 @@ def main(argv=None) -> int:
     baseline = eval_ope(
         gts, [static_box_predictions(dict(gt_bboxes=g)) for g in gts], names,
         rules=rules)
-    references = {}
-    for kind in args.opencv_trackers:
-        _, m_ref, fps_ref, _ = evaluate(OpenCVTracker(kind), seqs, progress,
-                                        rules)
-        references[kind] = dict(metrics=m_ref, fps=fps_ref)
-        print(f"OpenCV {kind}: success {m_ref['success']:.1f}, precision "
-              f"{m_ref['precision']:.1f} ({fps_ref:.1f} frames/s)")
 
     pred_dir = osp.join(args.work_dir, 'predictions')
     for run in runs:
@@ -397,7 +490,8 @@ def main(argv=None) -> int:
         train=runs[-1]['train'],
         data=args.data,
         device=device,
-        torch_threads=torch.get_num_threads(),
+        torch_threads=threads,
+        workers=workers,
         metric_rules=rules,
         seeds=seeds,
         fps=fps,
@@ -448,8 +542,9 @@ def main(argv=None) -> int:
     print(f'seeds {seeds} ({rules} rules); values are means over seeds'
           + (' +- std' if len(seeds) > 1 else ''))
     print_table(name, metrics, extra, per_fps, fps)
-    print(f'{fps:.1f} frames/s on {device} ({torch.get_num_threads()} '
-          f'threads) -> {json_path}, success_plot.png, precision_plot.png')
+    print(f'{fps:.1f} frames/s on {device} ({threads} thread(s) per '
+          f'tracker, {workers} process(es)) -> {json_path}, '
+          'success_plot.png, precision_plot.png')
     return 0
 
 

@@ -164,3 +164,56 @@ def test_seeds_opencv_references_and_toolkit_rules(data):
     for seed in (0, 1, 2):
         assert osp.isfile(osp.join(out, 'predictions', f'seed{seed}',
                                    'Alpha.txt'))
+
+
+# fields that measure time, or say how the work was spread over processes
+_TIMING_KEYS = {'fps', 'seconds', 'torch_threads', 'workers', 'work_dir'}
+
+
+def _results_without_timing(path):
+    def strip(o):
+        if isinstance(o, dict):
+            return {k: strip(v) for k, v in o.items()
+                    if k not in _TIMING_KEYS}
+        if isinstance(o, list):
+            return [strip(v) for v in o]
+        return o
+    with open(path) as f:
+        return strip(json.load(f))
+
+
+@pytest.mark.parametrize('source', ['checkpoint', 'random'])
+def test_workers_and_reuse_give_the_same_results(data, capsys, source):
+    """Old path (one process, every seed's untrained tracker evaluated)
+    vs new (2 worker processes, the identical untrained tracker of a loaded
+    backbone evaluated once): the same result file, bit for bit, and the
+    same prediction files."""
+    src = (['--checkpoint', data['backbone']] if source == 'checkpoint'
+           else ['--random-init'])
+    common = [CFG, *src, '--data', data['test'], '--train', '--train-data',
+              data['train'], '--eval-untrained', '--seeds', '0', '1',
+              '--opencv-trackers', 'KCF', '--no-progress', '--threads', '1',
+              *SHORT]
+    old = str(data['tmp'] / f'old_path_{source}')
+    new = str(data['tmp'] / f'new_path_{source}')
+    assert eval_tracking.main(common + ['--work-dir', old, '--workers', '1',
+                                        '--no-reuse']) == 0
+    assert 'is reused' not in capsys.readouterr().out
+    assert eval_tracking.main(common + ['--work-dir', new, '--workers',
+                                        '2']) == 0
+    out = capsys.readouterr().out
+    # a loaded backbone: seed 1's untrained tracker equals seed 0's
+    assert ("seed 1: untrained tracker identical to seed 0's" in out) == \
+        (source == 'checkpoint')
+    res_old = _results_without_timing(osp.join(old, 'tracking_results.json'))
+    res_new = _results_without_timing(osp.join(new, 'tracking_results.json'))
+    assert res_new == res_old
+    assert json.load(open(osp.join(new, 'tracking_results.json')))[
+        'workers'] == 2
+    assert res_new['per_seed'][1]['untrained'] is not None
+    for seed in (0, 1):
+        for seq in ('Alpha', 'Beta'):
+            name = osp.join('predictions', f'seed{seed}', f'{seq}.txt')
+            with open(osp.join(old, name)) as a, open(osp.join(new, name)) \
+                    as b:
+                assert a.read() == b.read()
