@@ -30,13 +30,12 @@ import glob
 import json
 import os
 import os.path as osp
-import shlex
-import subprocess
 import sys
-import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+from seco_mm.utils.tool_steps import command_line, run_tool_step
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ABLATION_CONFIGS = 'configs/ablation'
@@ -220,24 +219,12 @@ def random_dir(depth: int, seed: int) -> str:
     return f'{RANDOM_NAME}_r{depth}_s{seed}'
 
 
-def command_line(argv: Sequence[str]) -> str:
-    return shlex.join(['python', *argv])
-
-
 def run_step(step: dict, threads: int) -> float:
-    """Run one step as a subprocess (this Python, the working directory,
-    ``threads`` torch threads); stop the ablation, naming the step, if it
-    fails. Returns its seconds."""
-    print(f"\n=== [{step['step']}] {command_line(step['argv'])}", flush=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH',
-                                                             ''))
-    start = time.time()
-    code = subprocess.call([sys.executable, *step['argv']], env=env)
-    if code != 0:
-        raise SystemExit(f"ablation step \"{step['step']}\" failed with exit "
-                         f"code {code}: {command_line(step['argv'])}")
-    return time.time() - start
+    """Run one step (this Python, the working directory, ``threads`` torch
+    threads); stop the ablation, naming the step, if it fails. Returns its
+    seconds."""
+    return run_tool_step(step['step'], step['argv'], threads, ROOT,
+                         job='ablation')
 
 
 # ---- the table -------------------------------------------------------------

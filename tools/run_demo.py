@@ -25,14 +25,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
-import time
 
 from seco_mm.evaluation.training_curves import (SECO_LOSSES, knn_rows,
                                                 load_knn_curve, load_scalars,
                                                 loss_trend,
                                                 plot_training_curves)
+from seco_mm.utils.tool_steps import run_tool_step
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # the demo recipe plus the online k-NN monitor
@@ -65,21 +64,10 @@ def parse_args(argv=None):
 
 
 def run(step, args):
-    """Run one step as a subprocess; stop the demo if it fails."""
-    cmd = [sys.executable] + args
-    print(f'\n=== [{step}] {" ".join(args)}', flush=True)
-    start = time.time()
-    # every step on the same thread count as the pretraining config's
-    # threads hook: the same table on every machine of one kind
-    env = dict(os.environ, OMP_NUM_THREADS=str(DEMO_THREADS),
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    code = subprocess.call(cmd, cwd=ROOT, env=env)
-    if code != 0:
-        raise SystemExit(f'demo step "{step}" failed with exit code {code}: '
-                         f'{" ".join(args)}')
-    elapsed = time.time() - start
-    print(f'=== [{step}] done in {elapsed:.0f} s', flush=True)
-    return elapsed
+    """Run one step as a subprocess from the repository root, on the demo's
+    thread count (the pretraining config's threads hook uses the same: one
+    table on every machine of one kind); stop the demo if it fails."""
+    return run_tool_step(step, args, DEMO_THREADS, ROOT, job='demo', cwd=ROOT)
 
 
 def last_checkpoint(work_dir):
