@@ -11,9 +11,10 @@
 #     search-sized crop (template_context='search', in tracking and training
 #     pairs). Chosen on a held-out selection split (the tracking sequences of
 #     make_demo_data.py --seed 2; never the test sequences), random-init
-#     backbones, seeds 0-2, trained head AUC: 31.0 +- 2.3 vs 29.8 (x 80),
-#     30.2 (x 20), 26.8 (x 10), 20.8 (x 5) and 25.6 +- 13.2 for the classic
-#     Kaiming adjust + raw correlation + exemplar template. Regenerate with
+#     backbones, seeds 0-2, trained head AUC on the current demo data:
+#     53.9 +- 4.7 vs 53.3 (x 80), 49.5 (x 20), 35.7 (x 10), 27.5 (x 5) and
+#     32.0 +- 8.2 for the classic Kaiming adjust + raw correlation +
+#     exemplar template (the earlier data chose x 40 too). Regenerate with
 #     tools/select_tracking_head.py (command in docs/tracking.md);
 #   * a short schedule (5 epochs x 16 pairs per sequence, lr 1e-2 -> 1e-3)
 #     on the demo's OTB-layout sequences instead of 50 epochs on GOT-10k.
