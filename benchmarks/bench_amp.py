@@ -47,8 +47,9 @@ def build_variant(name, cfg, base, device):
     if name.endswith('_cl'):
         to_channels_last(model)
     ow_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if name.startswith('bf16'):
-        ow_cfg.type = 'MixedPrecisionOptimWrapper'
+    # the demo config trains in bf16 now: each variant names its wrapper
+    ow_cfg.type = ('MixedPrecisionOptimWrapper' if name.startswith('bf16')
+                   else 'OptimWrapper')
     return model, build_optim_wrapper(model, ow_cfg)  # as the Runner does
 
 

@@ -75,16 +75,23 @@ def parse_args(argv=None):
                    'training run, applied last (e.g. '
                    'train_dataloader.batch_size=16)')
     p.add_argument('--threads', type=int, default=2,
-                   help='torch CPU threads of every step (OMP_NUM_THREADS '
-                   "and the training config's default_hooks.threads)")
+                   help='OMP_NUM_THREADS of every step (the probes use it; '
+                   "training fixes its own count, the config's "
+                   'default_hooks.threads)')
+    p.add_argument('--train-threads', type=int, default=None,
+                   help="override the training config's "
+                   'default_hooks.threads.num_threads (the demo recipe: 1, '
+                   'for bfloat16)')
     p.add_argument('--dry-run', action='store_true',
                    help='print the commands (and which are skipped as done) '
                    'without running them')
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error(f'--epochs must be >= 1, got {args.epochs}')
-    if args.threads < 1:
-        p.error(f'--threads must be >= 1, got {args.threads}')
+    for name in ('threads', 'train_threads'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.random_seeds is None:
         args.random_seeds = list(args.seeds)
     if not args.configs:
@@ -180,8 +187,10 @@ def plan(args, infos: Sequence[dict]) -> List[dict]:
             options = [f'randomness.seed={seed}',
                        f'train_dataloader.dataset.ann_file={data}/train.txt',
                        f'train_dataloader.dataset.data_prefix.video={data}'
-                       '/videos',
-                       f'default_hooks.threads.num_threads={args.threads}']
+                       '/videos']
+            if args.train_threads is not None:
+                options.append('default_hooks.threads.num_threads='
+                               f'{args.train_threads}')
             if args.epochs is not None:
                 options.append(f'train_cfg.max_epochs={args.epochs}')
             options += args.cfg_options

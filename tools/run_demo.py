@@ -46,8 +46,8 @@ PROBE_PROTOCOLS = {
 DATA_WORKERS = 2  # processes rendering the demo data (same files for any)
 TRACKING_CONFIG = 'configs/tracking/siamfc_r18_demo.py'
 TRACKING_SEEDS = ('0', '1', '2')
-# torch intra-op threads of every step; configs/seco_r18_demo.py fixes the
-# same count for pretraining (default_hooks.threads)
+# OMP_NUM_THREADS of every step; pretraining fixes its own count in the
+# config (configs/seco_r18_demo.py default_hooks.threads: 1, for bfloat16)
 DEMO_THREADS = 2
 OPENCV_TRACKERS = ('CSRT', 'KCF')  # reference rows, scored the same way
 
@@ -168,7 +168,7 @@ def main(argv=None):
         'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, '--resume',
         '--cfg-options', f'train_dataloader.dataset.ann_file={data}/train.txt',
         f'train_dataloader.dataset.data_prefix.video={data}/videos',
-        *(f'custom_hooks.1.{split}_dataset.{key}={value}'
+        *(f'custom_hooks.2.{split}_dataset.{key}={value}'
           for split in ('train', 'val')
           for key, value in (('ann_file', f'{data}/{split}.txt'),
                              ('data_prefix.video', f'{data}/videos')))])

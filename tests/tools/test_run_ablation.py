@@ -49,7 +49,7 @@ def test_configs_say_what_they_turn_on():
     for name in CONFIGS:
         info = tool.describe_config(
             osp.join(ROOT, 'configs', 'ablation', f'{name}.py'))
-        assert info['depth'] == 18 and info['max_epochs'] == 30
+        assert info['depth'] == 18 and info['max_epochs'] == 50
         labels[name] = info['label']
     assert labels == {
         'moco_v2_r18_demo_frames': 'moco (1 frame, 2 views)',
@@ -78,8 +78,7 @@ def test_dry_run_lists_every_command(tmp_path, capsys, monkeypatch):
         f'--work-dir {wd} --resume --no-progress --cfg-options '
         'randomness.seed=1 train_dataloader.dataset.ann_file=d/train.txt '
         'train_dataloader.dataset.data_prefix.video=d/videos '
-        'default_hooks.threads.num_threads=2 train_cfg.max_epochs=3 '
-        'train_dataloader.batch_size=8')
+        'train_cfg.max_epochs=3 train_dataloader.batch_size=8')
     assert lines[4] == (f'python tools/export_backbone.py {wd}/epoch_3.pth '
                         f'{wd}/backbone.pth')
     assert lines[5] == (
@@ -90,6 +89,11 @@ def test_dry_run_lists_every_command(tmp_path, capsys, monkeypatch):
         f'--no-progress --out {wd}/linear_probe_paper.json')
     assert lines[-1].startswith(
         'python tools/linear_probe.py --random-init --depth 18 --seed 1 ')
+    # training keeps the config's thread count unless --train-threads says
+    assert tool.main(argv + ['--train-threads', '2']) == 0
+    train = [ln for ln in capsys.readouterr().out.splitlines()
+             if 'tools/train.py' in ln]
+    assert all(' default_hooks.threads.num_threads=2 ' in ln for ln in train)
     # a finished run (final checkpoint) is skipped; its export is not
     os.makedirs(wd)
     open(osp.join(wd, 'epoch_3.pth'), 'w').close()
@@ -101,7 +105,7 @@ def test_dry_run_lists_every_command(tmp_path, capsys, monkeypatch):
     tool.main(['configs/ablation/seco_r18_demo_full.py', '--dry-run',
                '--work-dir', work, '--seeds', '5'])
     out = capsys.readouterr().out
-    assert 'epoch_30.pth' in out and 'max_epochs' not in out
+    assert 'epoch_50.pth' in out and 'max_epochs' not in out
     assert '--seed 5 ' in out  # random seeds follow --seeds
 
 

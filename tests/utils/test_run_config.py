@@ -23,15 +23,15 @@ def _demo(**options):
 
 def test_short_run_resizes_the_cosine_schedule_and_keeps_the_warmup():
     cfg, original = _demo(**{'train_cfg.max_epochs': 3})
-    assert original == ('epochs', 30)
+    assert original == ('epochs', 50)
     messages = fit_schedulers_to_run(cfg, original)
     warmup, cosine = cfg.param_scheduler
     assert (warmup.begin, warmup.end) == (0, 1)  # warm-up untouched
     assert (cosine.begin, cosine.end, cosine.T_max) == (1, 3, 2)
-    assert len(messages) == 1 and 'end 30 -> 3, T_max 29 -> 2' in messages[0]
+    assert len(messages) == 1 and 'end 50 -> 3, T_max 49 -> 2' in messages[0]
     # lr in the last epoch of the 3-epoch run: half-way down the resized
     # cosine (mmengine steps it at epochs 1 and 2), vs hardly moved (-0.3 %)
-    # on the 29-epoch cosine of the config file
+    # on the 49-epoch cosine of the config file
     def last_epoch_lr(t_max, end):
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
         sched = CosineAnnealingLR(opt, T_max=t_max, begin=1, end=end,
@@ -41,7 +41,7 @@ def test_short_run_resizes_the_cosine_schedule_and_keeps_the_warmup():
         return opt.param_groups[0]['lr']
 
     assert last_epoch_lr(cosine.T_max, cosine.end) == pytest.approx(0.5)
-    assert last_epoch_lr(29, 30) > 0.99
+    assert last_epoch_lr(49, 50) > 0.99
 
 
 def test_run_shorter_than_the_warmup_leaves_out_what_never_starts():
