@@ -2,8 +2,8 @@
 # `make demo` trains. The monitor (docs/monitoring.md) extracts frame-mean
 # features of the demo clips with the current query backbone every 25
 # epochs and before training (3 passes), with the linear probe's frames (8
-# uniformly spaced, short side 72, centre crop 64), and logs k-NN top-1 and clip
-# retrieval R@1 / R@5 of val against train as scalars. It does not change
+# uniformly spaced, short side 72, centre crop 64), and logs k-NN top-1 and
+# clip retrieval R@1 / R@5 of val against train as scalars. It does not change
 # the training trajectory (tests/engine/test_knn_monitor_hook.py).
 _base_ = ['./seco_r18_demo.py']
 

@@ -64,9 +64,10 @@ def parse_args(argv=None):
 
 
 def run(step, args):
-    """Run one step as a subprocess from the repository root, on the demo's
-    thread count (the pretraining config's threads hook uses the same: one
-    table on every machine of one kind); stop the demo if it fails."""
+    """Run one step as a subprocess from the repository root with
+    ``OMP_NUM_THREADS=DEMO_THREADS`` (pretraining then fixes its own count
+    through the config's threads hook): one table on every machine of one
+    kind. Stop the demo if it fails."""
     return run_tool_step(step, args, DEMO_THREADS, ROOT, job='demo', cwd=ROOT)
 
 
