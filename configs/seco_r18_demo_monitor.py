@@ -20,11 +20,9 @@ knn_clips = dict(
         dict(type='FormatShape', input_format='NCHW'),
         dict(type='PackActionInputs'),
     ])
-# the demo recipe's hooks, then the monitor (tools/run_demo.py points
-# custom_hooks.2 at the generated data)
-custom_hooks = [
-    dict(type='SeCoMomentumHook', momentum=0.99, cosine=True),
-    dict(type='ChannelsLastHook'),
+# the demo recipe's hooks, then the monitor (tools/run_demo.py finds it by
+# type and points its datasets at the generated data)
+custom_hooks = _base_.custom_hooks + [
     dict(type='KNNMonitorHook', interval=25, k=20, temperature=0.07,
          train_dataset=dict(knn_clips, ann_file='data/demo/train.txt'),
          val_dataset=dict(knn_clips, ann_file='data/demo/val.txt')),

@@ -71,6 +71,18 @@ def run(step, args):
     return run_tool_step(step, args, DEMO_THREADS, ROOT, job='demo', cwd=ROOT)
 
 
+def monitor_hook_index(config: str) -> int:
+    """Position of the ``KNNMonitorHook`` in ``config``'s ``custom_hooks``
+    (the demo points its datasets at the generated data through
+    ``--cfg-options custom_hooks.<i>....``)."""
+    from mmengine.config import Config
+    hooks = Config.fromfile(osp.join(ROOT, config)).get('custom_hooks', [])
+    for i, hook in enumerate(hooks):
+        if hook.get('type') == 'KNNMonitorHook':
+            return i
+    raise SystemExit(f'{config}: custom_hooks has no KNNMonitorHook')
+
+
 def last_checkpoint(work_dir):
     marker = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(marker):
@@ -165,11 +177,12 @@ def main(argv=None):
         print(f'=== [1/5 demo data] reusing {data}')
 
     pre_dir = osp.join(work, 'pretrain')
+    monitor = monitor_hook_index(PRETRAIN_CONFIG)
     times['pretrain'] = run('2/5 SeCo pretraining', [
         'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, '--resume',
         '--cfg-options', f'train_dataloader.dataset.ann_file={data}/train.txt',
         f'train_dataloader.dataset.data_prefix.video={data}/videos',
-        *(f'custom_hooks.2.{split}_dataset.{key}={value}'
+        *(f'custom_hooks.{monitor}.{split}_dataset.{key}={value}'
           for split in ('train', 'val')
           for key, value in (('ann_file', f'{data}/{split}.txt'),
                              ('data_prefix.video', f'{data}/videos')))])

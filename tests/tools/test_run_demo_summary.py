@@ -1,5 +1,11 @@
-"""tools/run_demo.py: the summary tables it prints from the steps' JSON."""
-from tests.conftest import load_tool
+"""tools/run_demo.py: the summary tables it prints from the steps' JSON,
+and the pretraining config it points at the generated data."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from tests.conftest import ROOT, load_tool
 
 
 def _probe(seco, seco_mc, randoms):
@@ -73,3 +79,20 @@ def test_loss_rows_flag_a_loss_that_did_not_fall():
                        'decreased')
     assert rows[2] == ('loss_inter', '1.000', '1.200', '0.800', 'yes')
     assert rows[4] == ('loss_order', '0.693', '0.700', '0.693', 'NO')
+
+
+def test_monitor_config_is_the_demo_recipe_plus_the_knn_hook(tmp_path):
+    tool = load_tool('run_demo')
+    monitor = Config.fromfile(osp.join(ROOT, tool.PRETRAIN_CONFIG))
+    demo = Config.fromfile(osp.join(ROOT, 'configs', 'seco_r18_demo.py'))
+    i = tool.monitor_hook_index(tool.PRETRAIN_CONFIG)
+    assert monitor.custom_hooks[i]['type'] == 'KNNMonitorHook'
+    assert monitor.custom_hooks[:i] == demo.custom_hooks
+    assert i == len(demo.custom_hooks)
+    # a config without the monitor: a clear stop naming the file
+    plain = tmp_path / 'plain.py'
+    demo_path = osp.join(ROOT, 'configs', 'seco_r18_demo.py')
+    plain.write_text(f'_base_ = [{demo_path!r}]\n')
+    with pytest.raises(SystemExit, match='plain.py: custom_hooks has no '
+                       'KNNMonitorHook'):
+        tool.monitor_hook_index(str(plain))
