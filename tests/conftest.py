@@ -13,6 +13,21 @@ from tools.demo_data.writers import write_mp4
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+
+def pytest_sessionstart(session):
+    """Print the free space where the tests write, also under ``-q``: the
+    suite peaks at about 2 GB of temporary files (see pytest.ini), and a full
+    disk shows up as unrelated failures of whatever writes next."""
+    import shutil
+    import tempfile
+    tmp = tempfile.gettempdir()
+    free_gb = shutil.disk_usage(tmp).free / 2**30
+    reporter = session.config.pluginmanager.get_plugin('terminalreporter')
+    if reporter is not None:
+        reporter.write_line(f'temporary files: {tmp}, {free_gb:.1f} GB free '
+                            '(the suite needs about 2 GB)')
+
+
 def load_tool(name):
     """Import ``tools/<name>.py`` as a module (tools are scripts, not a
     package), so tests can call its functions and ``main(argv)``."""

@@ -1,4 +1,6 @@
 """seco_mm.tracking.apis.jobs: worker planning, fingerprints, job pool."""
+import os
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -57,3 +59,18 @@ def test_run_jobs_runs_every_item_once(workers):
         assert {v[1] for v in out.values()} == {1}
     with pytest.raises(ValueError, match='boom'):
         dict(run_jobs(_square_and_threads, [1, 'boom', 2], workers=workers))
+
+
+def _die_on_three(x):
+    if x == 3:
+        os._exit(7)  # a worker killed mid-job (OOM killer, segfault)
+    return x
+
+
+@pytest.mark.skipif(not can_fork(), reason='forked workers only on Linux')
+def test_a_dead_worker_is_an_error_not_a_hang():
+    with pytest.raises(RuntimeError, match='died while running job 3'):
+        dict(run_jobs(_die_on_three, range(5), workers=2))
+    # the module is usable again afterwards
+    out = dict(run_jobs(_square_and_threads, [2, 4], workers=2))
+    assert {k: v[0] for k, v in out.items()} == {2: 4, 4: 16}

@@ -6,7 +6,11 @@ seed-free reference trackers. These jobs share nothing but their inputs, so
 
 - :func:`run_jobs` runs them in forked worker processes (CPU: each with its
   own torch thread count; one process per core instead of intra-op threads
-  on tiny per-frame convolutions, which scale poorly);
+  on tiny per-frame convolutions, which scale poorly). It uses
+  ``concurrent.futures.ProcessPoolExecutor`` rather than
+  ``multiprocessing.Pool`` because a worker that dies (killed, out of memory,
+  crashed) breaks the executor with an error, where a ``Pool`` waits for its
+  result forever;
 - :func:`state_fingerprint` names a model by its weights and tracking
   settings, so a tracker identical to one already evaluated (the untrained
   tracker of a loaded backbone is the same for every seed) is evaluated once.
@@ -20,6 +24,8 @@ the logged final training loss in its 7th digit (a multi-threaded sum).
 import hashlib
 import multiprocessing as mp
 import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Hashable, Iterable, Iterator, Tuple
 
 import torch
@@ -80,12 +86,13 @@ def run_jobs(job: Callable, items: Iterable[Hashable], workers: int = 1,
              threads: int = 1) -> Iterator[Tuple[Hashable, object]]:
     """Yield ``(item, job(item))`` for every item, in completion order.
 
-    With ``workers > 1`` the items run in a pool of forked processes, each
-    with ``threads`` torch threads; ``job`` and what it reads are inherited,
-    its result is sent back pickled. The caller should not have run torch
-    with more than one thread before (the OpenMP runtime of a forked child
-    is only safe when the parent never started its thread team). An
-    exception in a job is raised here.
+    With ``workers > 1`` the items run in forked processes, each with
+    ``threads`` torch threads; ``job`` and what it reads are inherited, its
+    result is sent back pickled. The caller should not have run torch with
+    more than one thread before (the OpenMP runtime of a forked child is only
+    safe when the parent never started its thread team). An exception in a
+    job is raised here and the jobs not yet started are cancelled; a worker
+    that dies raises ``RuntimeError`` naming the job it was running.
     """
     global _JOB
     items = list(items)
@@ -94,10 +101,24 @@ def run_jobs(job: Callable, items: Iterable[Hashable], workers: int = 1,
             yield item, job(item)
         return
     _JOB = job
+    # fork: the workers are started at the first submit, with _JOB set
+    pool = ProcessPoolExecutor(min(workers, len(items)),
+                               mp_context=mp.get_context('fork'),
+                               initializer=_init_worker,
+                               initargs=(threads, ))
     try:
-        ctx = mp.get_context('fork')
-        with ctx.Pool(min(workers, len(items)), initializer=_init_worker,
-                      initargs=(threads, )) as pool:
-            yield from pool.imap_unordered(_call, items, chunksize=1)
+        pending = {pool.submit(_call, item): item for item in items}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool as exc:
+                    raise RuntimeError(
+                        f'a worker process died while running job {item!r} '
+                        '(killed, out of memory or crashed); run it in this '
+                        'process with --workers 1 to see why') from exc
     finally:
         _JOB = None
+        pool.shutdown(wait=True, cancel_futures=True)
