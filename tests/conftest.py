@@ -72,6 +72,41 @@ def restore_mmengine_log_levels():
             h.setLevel(lvl)
 
 
+
+def _mmengine_instance_classes():
+    """MMLogger, MessageHub, Visualizer and their subclasses (each subclass
+    keeps its own instances)."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+    found, todo = [], [MMLogger, MessageHub, Visualizer]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+@pytest.fixture(autouse=True)
+def drop_mmengine_instances_made_by_the_test():
+    """mmengine keeps one logger, message hub and visualizer per experiment
+    name, process-wide, and a Runner's default name is its config's name and
+    a timestamp in seconds: two tests building a Runner from ``cfg.py`` in the
+    same second share them, and the second test writes its config and logs
+    into the first test's (removed) work_dir. Drop what each test created,
+    closing its log files."""
+    import logging
+    before = {cls: set(cls._instance_dict)
+              for cls in _mmengine_instance_classes()}
+    yield
+    for cls in _mmengine_instance_classes():
+        for name in set(cls._instance_dict) - before.get(cls, set()):
+            instance = cls._instance_dict.pop(name)
+            for handler in list(getattr(instance, 'handlers', [])):
+                if isinstance(handler, logging.FileHandler):
+                    handler.close()
+                    instance.removeHandler(handler)
+
+
 def write_video(path, frames, fps=25):
     """Write (T, H, W, 3) uint8 RGB frames to an mp4v file (the demo data's
     writer, so tests and demo clips are encoded the same way)."""

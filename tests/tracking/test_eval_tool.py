@@ -182,6 +182,36 @@ def _results_without_timing(path):
         return strip(json.load(f))
 
 
+@pytest.mark.slow  # two trainings with the Runner
+def test_trainings_in_one_second_keep_their_own_logs(data, monkeypatch):
+    """Both seeds' trainings run in this process and, with the clock frozen,
+    in the same second: each still writes its log, config and scalars into
+    its own work_dir (mmengine would otherwise hand the second Runner the
+    first one's logger and visualizer, both named by config and second)."""
+    import time
+    import types
+
+    import mmengine.runner.runner as runner_module
+    frozen = types.SimpleNamespace(time=lambda: 1.8e9,
+                                   strftime=time.strftime,
+                                   localtime=time.localtime)
+    monkeypatch.setattr(runner_module, 'time', frozen)
+    out = str(data['tmp'] / 'one_second')
+    assert eval_tracking.main([
+        CFG, '--random-init', '--data', data['test'], '--train',
+        '--train-data', data['train'], '--seeds', '0', '1', '--workers', '1',
+        '--no-progress', '--work-dir', out, *SHORT]) == 0
+    stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime(1.8e9))
+    for seed in (0, 1):
+        run = osp.join(out, f'train_seed{seed}', stamp)
+        assert osp.getsize(osp.join(run, f'{stamp}.log')) > 0
+        assert osp.isfile(osp.join(run, 'vis_data', 'config.py'))
+        with open(osp.join(run, 'vis_data', 'scalars.json')) as f:
+            lines = f.read().splitlines()
+        # one line: its own last iteration, not the other seed's too
+        assert len(lines) == 1 and json.loads(lines[0])['iter'] == 2
+
+
 @pytest.mark.parametrize('source', ['checkpoint', 'random'])
 def test_workers_and_reuse_give_the_same_results(data, capsys, source):
     """Old path (one process, every seed's untrained tracker evaluated)

@@ -1,4 +1,5 @@
 """Build and train a SiamFC tracker from a config (shared by the tools)."""
+import itertools
 import os.path as osp
 from typing import Optional
 
@@ -16,6 +17,8 @@ __all__ = [
     'check_backbone_file', 'set_backbone_checkpoint', 'build_tracker',
     'train_tracker'
 ]
+
+_TRAININGS = itertools.count()  # trainings started in this process
 
 
 def check_backbone_file(path: str, backbone_cfg: dict) -> dict:
@@ -90,6 +93,12 @@ def train_tracker(cfg: Config, quiet: bool = True):
     cfg = cfg.copy()
     if quiet:
         cfg.log_level = 'WARNING'
+    # mmengine keeps one logger and visualizer per experiment name, which by
+    # default is the config's name and a timestamp in seconds: trainings run
+    # one after the other in this process (one per seed) within a second
+    # would share them and log into the first one's work_dir
+    if not cfg.get('experiment_name'):
+        cfg.experiment_name = f'siamfc_train{next(_TRAININGS)}'
     runner = Runner.from_cfg(cfg)
     if quiet:
         with _quiet_mmengine():
