@@ -13,7 +13,6 @@ from tools.demo_data.writers import write_mp4
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-
 def pytest_sessionstart(session):
     """Print the free space where the tests write, also under ``-q``: the
     suite peaks at about 2 GB of temporary files (see pytest.ini), and a full
@@ -70,7 +69,6 @@ def restore_mmengine_log_levels():
         lg.setLevel(level)
         for h, lvl in handlers:
             h.setLevel(lvl)
-
 
 
 def _mmengine_instance_classes():

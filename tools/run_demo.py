@@ -167,6 +167,7 @@ def format_table(rows):
 def main(argv=None):
     args = parse_args(argv)
     data, work = args.data, args.work_dir
+    monitor = monitor_hook_index(PRETRAIN_CONFIG)  # before any work
     os.makedirs(work, exist_ok=True)
     times = {}
     if not osp.isfile(osp.join(data, 'meta.json')):
@@ -177,7 +178,6 @@ def main(argv=None):
         print(f'=== [1/5 demo data] reusing {data}')
 
     pre_dir = osp.join(work, 'pretrain')
-    monitor = monitor_hook_index(PRETRAIN_CONFIG)
     times['pretrain'] = run('2/5 SeCo pretraining', [
         'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, '--resume',
         '--cfg-options', f'train_dataloader.dataset.ann_file={data}/train.txt',

@@ -83,15 +83,15 @@ def test_loss_rows_flag_a_loss_that_did_not_fall():
 
 def test_monitor_config_is_the_demo_recipe_plus_the_knn_hook(tmp_path):
     tool = load_tool('run_demo')
+    demo_path = osp.join(ROOT, 'configs', 'seco_r18_demo.py')
     monitor = Config.fromfile(osp.join(ROOT, tool.PRETRAIN_CONFIG))
-    demo = Config.fromfile(osp.join(ROOT, 'configs', 'seco_r18_demo.py'))
+    demo = Config.fromfile(demo_path)
     i = tool.monitor_hook_index(tool.PRETRAIN_CONFIG)
     assert monitor.custom_hooks[i]['type'] == 'KNNMonitorHook'
     assert monitor.custom_hooks[:i] == demo.custom_hooks
     assert i == len(demo.custom_hooks)
     # a config without the monitor: a clear stop naming the file
     plain = tmp_path / 'plain.py'
-    demo_path = osp.join(ROOT, 'configs', 'seco_r18_demo.py')
     plain.write_text(f'_base_ = [{demo_path!r}]\n')
     with pytest.raises(SystemExit, match='plain.py: custom_hooks has no '
                        'KNNMonitorHook'):
